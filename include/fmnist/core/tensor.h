@@ -1,0 +1,49 @@
+// Tensor: an NCHW float batch with a fixed capacity, so the training step can change the
+// batch size (last batch, uneven shards) without allocating.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace fmnist {
+
+/// Shape of an NCHW batch. Dense activations are (n, features, 1, 1).
+struct Shape {
+  int n = 0, c = 0, h = 0, w = 0;
+
+  std::size_t per_sample() const { return static_cast<std::size_t>(c) * h * w; }
+  std::size_t numel() const { return static_cast<std::size_t>(n) * per_sample(); }
+  Shape with_batch(int batch) const { return Shape{batch, c, h, w}; }
+  bool same_sample_shape(const Shape& other) const {
+    return c == other.c && h == other.h && w == other.w;
+  }
+  /// "(None, 28, 28, 1)"-free notation used in messages: "(n, c, h, w)".
+  std::string str() const;
+};
+
+/// Owns a float buffer of `capacity` elements and views its first numel() as `shape`.
+/// resize() only allocates when the capacity grows, which the trainer does once at setup.
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(const Shape& shape) { resize(shape); }
+
+  /// Sets the shape; allocates (zero-filled) only if numel() exceeds the capacity.
+  void resize(const Shape& shape);
+  /// Sets the batch size, keeping the per-sample shape.
+  void set_batch(int n) { resize(shape_.with_batch(n)); }
+
+  const Shape& shape() const { return shape_; }
+  std::size_t numel() const { return shape_.numel(); }
+  float* data() { return storage_.data(); }
+  const float* data() const { return storage_.data(); }
+  float& operator[](std::size_t i) { return storage_[i]; }
+  float operator[](std::size_t i) const { return storage_[i]; }
+
+ private:
+  std::vector<float> storage_;
+  Shape shape_;
+};
+
+}  // namespace fmnist

@@ -1,0 +1,74 @@
+// The only interface to MPI. Everything else in fmnist_dist talks to a Communicator; every
+// MPI call and status check lives in src/dist/.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fmnist {
+
+/// Initialises MPI for the process lifetime (MPI_Init ... MPI_Finalize). Construct once in main.
+class MpiRuntime {
+ public:
+  MpiRuntime(int* argc, char*** argv);
+  ~MpiRuntime();
+  MpiRuntime(const MpiRuntime&) = delete;
+  MpiRuntime& operator=(const MpiRuntime&) = delete;
+};
+
+/// Where this rank sits: in the job and on its node.
+struct Topology {
+  int rank = 0, size = 1;            // in the whole job
+  int node_rank = 0, node_size = 1;  // among the ranks sharing this node's memory
+  int nodes = 1;
+  int node_cores = 1;                // online cores of this node
+};
+
+/// A non-blocking collective in flight. Holds the MPI_Request inline, so starting one
+/// allocates nothing.
+struct PendingCollective {
+  alignas(8) unsigned char request[16] = {};
+  bool active = false;
+};
+
+/// MPI_COMM_WORLD with errors returned (not fatal), each failure thrown as Error.
+class Communicator {
+ public:
+  Communicator();
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const { return topology_.rank; }
+  int size() const { return topology_.size; }
+  const Topology& topology() const { return topology_; }
+
+  void broadcast(float* data, std::size_t count, int root);
+  void broadcast(std::string& text, int root);
+  /// In-place sums over all ranks.
+  void allreduce_sum(float* data, std::size_t count);
+  void allreduce_sum(double* data, std::size_t count);
+  void allreduce_sum(std::int64_t* data, std::size_t count);
+  /// True on every rank if `flag` is true on any rank.
+  bool any(bool flag);
+  /// Every rank's value, indexed by rank.
+  std::vector<std::uint64_t> allgather(std::uint64_t value);
+  void barrier();
+
+  /// Starts an in-place float sum (MPI_Iallreduce); finish it with wait().
+  PendingCollective start_allreduce_sum(float* data, std::size_t count);
+  /// Lets MPI progress pending collectives without blocking (MPI_Test); true if `op` finished.
+  bool test(PendingCollective& op);
+  void wait(PendingCollective& op);
+
+  /// Ends every rank of the job with `code` (MPI_Abort). Never returns.
+  [[noreturn]] void abort(int code);
+
+ private:
+  Topology topology_;
+  void* node_comm_ = nullptr;  // owned MPI_Comm of this node's ranks
+};
+
+}  // namespace fmnist

@@ -1,0 +1,28 @@
+// Flatten: (n, c, h, w) -> (n, c*h*w), in NCHW order (Keras flattens NHWC as h, w, c; the
+// difference only permutes the next Dense kernel's rows).
+#pragma once
+
+#include <cstring>
+
+#include "fmnist/nn/layer.h"
+
+namespace fmnist {
+
+class Flatten : public Layer {
+ public:
+  std::string type_name() const override { return "Flatten"; }
+  std::string base_name() const override { return "flatten"; }
+  std::string spec() const override { return "flatten"; }
+  Shape output_shape(const Shape& in) const override {
+    return Shape{in.n, static_cast<int>(in.per_sample()), 1, 1};
+  }
+  void setup(const Shape& /*in*/, int /*max_batch*/) override {}
+  void forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*/) override {
+    std::memcpy(y.data(), x.data(), sizeof(float) * x.numel());
+  }
+  void backward(const Tensor& x, const Tensor& /*y*/, Tensor& dy, Tensor* dx) override {
+    if (dx) std::memcpy(dx->data(), dy.data(), sizeof(float) * x.numel());
+  }
+};
+
+}  // namespace fmnist

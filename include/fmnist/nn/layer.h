@@ -1,0 +1,80 @@
+// The Layer interface: a forward/backward pair on NCHW batches with explicit shapes.
+// Parameters live in the model's arena (param_arena.h); a layer only holds views into it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fmnist/core/tensor.h"
+
+namespace fmnist {
+
+enum class Mode { kTrain, kEval };
+
+/// What a forward pass needs to know beyond its input.
+struct ForwardContext {
+  Mode mode = Mode::kEval;
+  std::uint64_t seed = 0;
+  std::int64_t epoch = 0;
+  /// Global dataset index of each sample of the batch, (n): dropout masks are drawn from
+  /// (seed, epoch, layer, sample index) so they do not depend on how the batch is sharded.
+  const std::int32_t* sample_ids = nullptr;
+};
+
+/// How a parameter is initialised (Keras defaults: Glorot-uniform kernels, zero biases).
+enum class Init { kGlorotUniform, kZeros };
+
+/// A parameter a layer asks the arena for.
+struct ParamSpec {
+  std::string name;                 // "kernel" or "bias"
+  std::vector<std::size_t> shape;   // e.g. Dense kernel (in, out)
+  Init init = Init::kZeros;
+  int fan_in = 0, fan_out = 0;      // for Glorot: limit = sqrt(6 / (fan_in + fan_out))
+};
+
+/// A parameter's storage, bound by the arena: `value` and `grad` each hold `size` floats.
+struct ParamBinding {
+  float* value = nullptr;
+  float* grad = nullptr;
+  std::size_t size = 0;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+
+  /// Keras class name shown by the summary, e.g. "Conv2D".
+  virtual std::string type_name() const = 0;
+  /// Keras snake-case base for instance names, e.g. "conv2d" (then "conv2d_1", ...).
+  virtual std::string base_name() const = 0;
+  /// This layer in the model-spec grammar, e.g. "conv32x3same".
+  virtual std::string spec() const = 0;
+
+  /// Output sample shape for an input sample shape (n is ignored); throws Error if invalid.
+  virtual Shape output_shape(const Shape& in) const = 0;
+  /// Parameters for an input sample shape, in storage order. Default: none.
+  virtual std::vector<ParamSpec> param_specs(const Shape& /*in*/) const { return {}; }
+  /// Receives storage for the parameters, in param_specs() order.
+  virtual void bind_params(const std::vector<ParamBinding>& /*params*/) {}
+  /// Allocates every scratch buffer for batches of up to `max_batch` samples of shape `in`.
+  /// Called once before training; forward/backward then allocate nothing.
+  virtual void setup(const Shape& in, int max_batch) = 0;
+
+  /// y = f(x). `y` has been sized to output_shape(x) with x's batch size.
+  virtual void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) = 0;
+  /// Given x, y = f(x) and dy = dL/dy: OVERWRITES `*dx` with dL/dx (skipped when dx is
+  /// null, for the first layer) and OVERWRITES this layer's parameter gradients (each
+  /// parameter is used once per step, so no zeroing is needed). `dy` may be clobbered.
+  virtual void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) = 0;
+
+  /// Instance name, e.g. "conv2d_1"; set by the model.
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+ private:
+  std::string name_;
+};
+
+}  // namespace fmnist

@@ -1,0 +1,28 @@
+// MaxPool2D ('valid' padding) that keeps the argmax of every window for backward.
+#pragma once
+
+#include <cstdint>
+
+#include "fmnist/nn/layer.h"
+
+namespace fmnist {
+
+/// Keras MaxPooling2D(pool_size, strides=pool_size by default, padding='valid').
+class MaxPool2D : public Layer {
+ public:
+  MaxPool2D(int pool, int stride) : pool_(pool), stride_(stride) {}
+
+  std::string type_name() const override { return "MaxPooling2D"; }
+  std::string base_name() const override { return "max_pooling2d"; }
+  std::string spec() const override;
+  Shape output_shape(const Shape& in) const override;
+  void setup(const Shape& in, int max_batch) override;
+  void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+
+ private:
+  int pool_, stride_;
+  std::vector<std::int32_t> argmax_;  // (n, c, oh, ow): index of the max within its (h, w) plane
+};
+
+}  // namespace fmnist

@@ -1,0 +1,49 @@
+// One contiguous arena for all parameters and one for their gradients (llm.c, Caffe's
+// "one consecutive array"): gradient sync is then one buffer, and a checkpoint is a loop
+// over named views.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fmnist/nn/layer.h"
+
+namespace fmnist {
+
+/// A named parameter inside the arena, e.g. path "conv2d/kernel".
+struct ParamView {
+  std::string path;                 // "<layer name>/<param name>"
+  std::vector<std::size_t> shape;
+  std::size_t offset = 0;           // into values() and grads()
+  std::size_t size = 0;
+  int layer_index = 0;
+  ParamSpec spec;
+};
+
+class ParamArena {
+ public:
+  /// Appends a parameter; offsets are assigned in call order. Must precede allocate().
+  void add(const std::string& layer_name, int layer_index, const ParamSpec& spec);
+  /// Allocates values and gradients (zeroed) and returns their bindings in add() order.
+  std::vector<ParamBinding> allocate();
+  /// Fills every parameter as its spec says (Glorot-uniform or zeros) from `seed`.
+  void initialize(std::uint64_t seed);
+
+  std::size_t size() const { return values_.size(); }
+  float* values() { return values_.data(); }
+  const float* values() const { return values_.data(); }
+  float* grads() { return grads_.data(); }
+  const float* grads() const { return grads_.data(); }
+  const std::vector<ParamView>& views() const { return views_; }
+  /// The view with this path, or nullptr.
+  const ParamView* find(const std::string& path) const;
+
+ private:
+  std::vector<ParamView> views_;
+  std::vector<float> values_;
+  std::vector<float> grads_;
+  std::size_t pending_size_ = 0;
+};
+
+}  // namespace fmnist

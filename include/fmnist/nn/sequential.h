@@ -1,0 +1,59 @@
+// Sequential model: an ordered list of layers, their activations, and the parameter arena.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fmnist/nn/layer.h"
+#include "fmnist/nn/param_arena.h"
+
+namespace fmnist {
+
+class Sequential {
+ public:
+  /// Names the layers Keras-style (conv2d, conv2d_1, ...), checks the shapes chain from
+  /// `input` (a sample shape, e.g. (1, 1, 28, 28)), and lays out the parameter arena.
+  /// Throws Error naming the layer whose input does not fit.
+  Sequential(std::vector<std::unique_ptr<Layer>> layers, const Shape& input);
+
+  /// Allocates activations and every layer's scratch for batches of up to `max_batch`.
+  void setup(int max_batch);
+  int max_batch() const { return max_batch_; }
+
+  /// The input batch (n, c, h, w): callers gather samples straight into it.
+  Tensor& input() { return activations_.front(); }
+  /// Runs every layer on input() (batch n = input().shape().n); returns the logits (n, classes).
+  const Tensor& forward(const ForwardContext& ctx);
+  /// The buffer for dL/dlogits, sized like the last forward's logits.
+  Tensor& logits_grad() { return activation_grads_.back(); }
+  /// Backpropagates logits_grad() through every layer, last to first. After each layer,
+  /// calls `on_grads_ready(offset)`: every parameter gradient at arena offset >= `offset`
+  /// is final (the gradient-sync buckets start their allreduce from this).
+  void backward(const std::function<void(std::size_t)>& on_grads_ready);
+
+  ParamArena& params() { return params_; }
+  const ParamArena& params() const { return params_; }
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  /// Output sample shape of each layer (n = 1).
+  const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  const Shape& input_shape() const { return input_shape_; }
+  int num_classes() const { return static_cast<int>(output_shapes_.back().per_sample()); }
+  /// Canonical spec string, e.g. "flatten-dense128-dense10".
+  std::string spec() const;
+  /// Arena offset of the first parameter of each layer (size() for layers without any).
+  const std::vector<std::size_t>& layer_param_offsets() const { return layer_param_offsets_; }
+
+ private:
+  std::vector<std::unique_ptr<Layer>> layers_;
+  Shape input_shape_;
+  std::vector<Shape> output_shapes_;
+  std::vector<std::size_t> layer_param_offsets_;
+  ParamArena params_;
+  std::vector<Tensor> activations_;       // [0] input, [i + 1] output of layer i
+  std::vector<Tensor> activation_grads_;  // [i + 1] dL/d(output of layer i); [0] unused
+  int max_batch_ = 0;
+};
+
+}  // namespace fmnist

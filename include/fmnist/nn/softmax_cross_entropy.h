@@ -1,0 +1,28 @@
+// Softmax fused with sparse categorical cross-entropy (Keras'
+// SparseCategoricalCrossentropy(from_logits=True)), numerically stable via log-sum-exp.
+#pragma once
+
+#include <cstdint>
+
+#include "fmnist/core/tensor.h"
+
+namespace fmnist {
+
+/// Sums over the samples of one batch (or shard), reduced across ranks as they are.
+struct LossSums {
+  double loss = 0.0;        // sum of per-sample cross-entropy
+  std::int64_t correct = 0; // samples whose arg-max logit is the label
+  std::int64_t count = 0;   // samples
+};
+
+/// logits (n, classes), labels (n) in [0, classes).
+/// If `dlogits` is not null it is OVERWRITTEN with gradient_scale * (softmax - onehot),
+/// i.e. the gradient of gradient_scale * sum of losses. The trainer passes
+/// 1 / global_batch, so gradients summed over ranks are exactly the global-batch mean.
+LossSums softmax_cross_entropy(const Tensor& logits, const std::int32_t* labels, float gradient_scale,
+                               Tensor* dlogits);
+
+/// Softmax probabilities (n, classes) of the logits, for prediction.
+void softmax(const Tensor& logits, Tensor& probabilities);
+
+}  // namespace fmnist

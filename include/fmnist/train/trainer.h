@@ -1,0 +1,116 @@
+// The data-parallel training loop. Every rank holds a full replica and computes its
+// contiguous share of each global batch; gradients are summed with bucketed allreduces that
+// overlap backward, so every rank applies the same global-batch-mean update.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <vector>
+
+#include "fmnist/data/dataset.h"
+#include "fmnist/dist/communicator.h"
+#include "fmnist/dist/gradient_sync.h"
+#include "fmnist/nn/sequential.h"
+#include "fmnist/nn/softmax_cross_entropy.h"
+#include "fmnist/optim/optimizer.h"
+#include "fmnist/train/config.h"
+#include "fmnist/train/progress.h"
+
+namespace fmnist {
+
+/// Loss and accuracy over a whole data set, reduced over ranks.
+struct EvalResult {
+  double loss = 0.0, accuracy = 0.0;
+  std::int64_t count = 0;
+};
+
+/// Where training stands: the unit of resume.
+struct TrainPosition {
+  std::int64_t epoch = 0;          // completed epochs
+  std::int64_t step_in_epoch = 0;  // optimizer steps done in epoch `epoch` (0-based)
+  std::int64_t global_step = 0;
+};
+
+/// Running sums of the current epoch, identical on every rank (reduced each step).
+struct EpochSums {
+  double loss = 0.0;
+  std::int64_t correct = 0, count = 0;
+  double seconds = 0.0;  // wall time spent in this epoch's steps so far
+};
+
+/// Per-epoch history with Keras' key names.
+struct HistoryLog {
+  std::vector<std::string> keys{"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds",
+                                "samples_per_second", "lr"};
+  std::vector<std::vector<double>> columns = std::vector<std::vector<double>>(7);
+  std::size_t rows() const { return columns.front().size(); }
+};
+
+/// Cumulative wall time of the step phases on this rank.
+struct StepTimings {
+  double forward = 0, backward = 0, allreduce_wait = 0, optimizer = 0, total = 0;
+  std::int64_t steps = 0;
+};
+
+enum class FitOutcome { kCompleted, kMaxSteps, kStopSignal };
+
+class Trainer {
+ public:
+  /// Builds the model, optimizer and gradient buckets. `log` (progress output) is non-null
+  /// on rank 0 only.
+  Trainer(const TrainConfig& config, DataSplits data, Communicator& comm, std::ostream* log);
+  /// Redraw a live progress bar (when the log is a terminal) instead of whole lines only.
+  void set_live_progress(bool live) { live_progress_ = live; }
+
+  /// Fresh start: rank 0 initialises the parameters (Glorot from the seed) and broadcasts them.
+  void initialize_parameters();
+  /// Trains until config.epochs are complete, max_steps is reached, or a stop signal
+  /// arrives on any rank. `on_checkpoint` (may be empty) is called on every rank whenever a
+  /// checkpoint is due: at each epoch end, every checkpoint_every steps and before a
+  /// signal stop.
+  FitOutcome fit(const std::function<void()>& on_checkpoint = {});
+  /// Loss and accuracy of the current parameters on `data`, sharded across ranks.
+  EvalResult evaluate(const Dataset& data);
+
+  Sequential& model() { return *model_; }
+  Optimizer& optimizer() { return *optimizer_; }
+  const TrainConfig& config() const { return config_; }
+  const DataSplits& data() const { return data_; }
+  TrainPosition& position() { return position_; }
+  EpochSums& epoch_sums() { return epoch_sums_; }
+  HistoryLog& history() { return history_; }
+  const StepTimings& timings() const { return timings_; }
+  void reset_timings() { timings_ = StepTimings{}; }
+  Communicator& comm() { return comm_; }
+
+  /// Checks that every rank holds bit-identical parameters; throws Error naming the ranks
+  /// that differ from rank 0.
+  void check_replicas();
+
+ private:
+  /// One optimizer step on global batch positions [begin, begin + global_batch) of `order`.
+  void train_step(const std::int32_t* global_batch_ids, int global_batch);
+
+  TrainConfig config_;
+  DataSplits data_;
+  Communicator& comm_;
+  std::ostream* log_;
+  std::unique_ptr<Sequential> model_;
+  std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<GradientSync> sync_;
+  std::function<void(std::size_t)> on_grads_ready_;
+  std::vector<std::int32_t> labels_;  // (max shard) labels of this rank's share
+  std::vector<std::int32_t> order_;   // this epoch's permutation of the training set
+  std::vector<std::int32_t> eval_ids_;  // (max shard) sample indices of an evaluation batch
+  bool live_progress_ = false;
+  TrainPosition position_;
+  EpochSums epoch_sums_;
+  HistoryLog history_;
+  StepTimings timings_;
+  LossSums last_step_;
+};
+
+}  // namespace fmnist

@@ -1,0 +1,25 @@
+// fmnist_dist entry point: MPI up, run, and on any uncaught error print "[rank r] message"
+// and abort the whole job so no rank is left waiting in a collective.
+#include <exception>
+#include <iostream>
+
+#include "fmnist/app/app.h"
+#include "fmnist/dist/communicator.h"
+
+int main(int argc, char** argv) {
+  fmnist::MpiRuntime mpi(&argc, &argv);
+  int rank = 0;
+  try {
+    fmnist::Communicator comm;
+    rank = comm.rank();
+    try {
+      return fmnist::run_app(argc, argv, comm);
+    } catch (const std::exception& e) {
+      std::cerr << "[rank " << rank << "] error: " << e.what() << std::endl;
+      comm.abort(1);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "[rank " << rank << "] error: " << e.what() << std::endl;
+    return 1;
+  }
+}

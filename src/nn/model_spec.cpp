@@ -1,0 +1,157 @@
+// Presets, the spec parser and the Keras-style summary.
+#include "fmnist/nn/model_spec.h"
+
+#include <iomanip>
+#include <regex>
+#include <sstream>
+
+#include "fmnist/core/error.h"
+#include "fmnist/nn/conv2d.h"
+#include "fmnist/nn/dense.h"
+#include "fmnist/nn/dropout.h"
+#include "fmnist/nn/flatten.h"
+#include "fmnist/nn/global_average_pool2d.h"
+#include "fmnist/nn/max_pool2d.h"
+#include "fmnist/nn/relu.h"
+
+namespace fmnist {
+namespace {
+
+constexpr int kImageSize = 28;
+constexpr int kNumClasses = 10;
+const char* const kGrammar =
+    "conv<F>x<K>[s<S>][same|valid][linear], dense<N>[linear], pool<P>[s<S>], gap, flatten, relu, drop<R>";
+
+std::vector<std::string> split(const std::string& spec) {
+  std::vector<std::string> tokens;
+  std::string token;
+  std::istringstream in(spec);
+  while (std::getline(in, token, '-')) tokens.push_back(token);
+  return tokens;
+}
+
+int positive(const std::string& digits, const std::string& token) {
+  long value = 0;
+  try {
+    value = std::stol(digits);
+  } catch (const std::exception&) {
+    value = 0;
+  }
+  if (value <= 0 || value > 65536)
+    throw Error("model spec token '" + token + "': expected a positive size, found '" + digits + "'");
+  return static_cast<int>(value);
+}
+
+std::unique_ptr<Layer> parse_layer(const std::string& token, bool last) {
+  static const std::regex conv(R"(conv(\d+)x(\d+)(?:s(\d+))?(same|valid)?(linear)?)");
+  static const std::regex dense(R"(dense(\d+)(linear)?)");
+  static const std::regex pool(R"(pool(\d+)(?:s(\d+))?)");
+  static const std::regex drop(R"(drop(\d*\.?\d+))");
+  std::smatch m;
+  if (std::regex_match(token, m, conv)) {
+    Conv2DOptions options;
+    options.filters = positive(m[1], token);
+    options.kernel = positive(m[2], token);
+    options.stride = m[3].matched ? positive(m[3], token) : 1;
+    options.padding = m[4] == "same" ? Padding::kSame : Padding::kValid;
+    options.activation = (m[5].matched || last) ? Activation::kLinear : Activation::kRelu;
+    return std::make_unique<Conv2D>(options);
+  }
+  if (std::regex_match(token, m, dense))
+    return std::make_unique<Dense>(positive(m[1], token),
+                                   (m[2].matched || last) ? Activation::kLinear : Activation::kRelu);
+  if (std::regex_match(token, m, pool)) {
+    const int size = positive(m[1], token);
+    return std::make_unique<MaxPool2D>(size, m[2].matched ? positive(m[2], token) : size);
+  }
+  if (std::regex_match(token, m, drop)) {
+    const float rate = std::stof(m[1]);
+    if (!(rate >= 0.0f && rate < 1.0f))
+      throw Error("model spec token '" + token + "': expected a dropout rate in [0, 1), found " + std::string(m[1]));
+    return std::make_unique<Dropout>(rate);
+  }
+  if (token == "gap") return std::make_unique<GlobalAveragePool2D>();
+  if (token == "flatten") return std::make_unique<Flatten>();
+  if (token == "relu") return std::make_unique<Relu>();
+  throw Error("model spec token '" + token + "' is not a layer; expected one of: " + kGrammar);
+}
+
+}  // namespace
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all = {
+      {"mlp", "flatten-dense128-dense10", "Flatten, Dense(128, relu), Dense(10): the basic classification tutorial"},
+      {"mlp-300-100", "flatten-dense300-dense100-dense10", "Flatten, Dense(300), Dense(100), Dense(10): the SGD tutorial"},
+      {"cnn", "conv32x3same-pool2-conv64x3same-pool2-flatten-dense128-dense10", "two same-padded convs with pooling, Dense(128)"},
+      {"cnn-gap", "conv32x3-pool2-conv64x3-gap-dense10", "two valid convs, global average pooling"},
+      {"cnn-deep",
+       "conv64x3same-conv64x3same-drop0.5-pool2-conv128x3same-drop0.5-pool2-conv256x3-drop0.5-gap-dense10",
+       "four convs with dropout and global average pooling"},
+      {"cnn-2x64", "conv64x3-pool2-conv64x3-pool2-flatten-dense128-dense10", "two valid 64-filter convs, Dense(128)"},
+  };
+  return all;
+}
+
+std::string resolve_model_spec(const std::string& name_or_spec) {
+  for (const Preset& p : presets())
+    if (p.name == name_or_spec) return p.spec;
+  if (name_or_spec.find_first_of("-0123456789") == std::string::npos && name_or_spec != "flatten" &&
+      name_or_spec != "gap") {
+    std::string names;
+    for (const Preset& p : presets()) names += (names.empty() ? "" : ", ") + p.name;
+    throw Error("--model: unknown model '" + name_or_spec + "'; expected a preset (" + names +
+                ") or a spec such as flatten-dense128-dense10");
+  }
+  return name_or_spec;
+}
+
+std::unique_ptr<Sequential> build_model(const std::string& name_or_spec) {
+  const std::string spec = resolve_model_spec(name_or_spec);
+  const std::vector<std::string> tokens = split(spec);
+  std::vector<std::unique_ptr<Layer>> layers;
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].empty()) throw Error("model spec '" + spec + "': empty layer between '-' separators");
+    layers.push_back(parse_layer(tokens[i], i + 1 == tokens.size()));
+  }
+  auto model = std::make_unique<Sequential>(std::move(layers), Shape{1, 1, kImageSize, kImageSize});
+  const Shape& out = model->output_shapes().back();
+  if (out.per_sample() != static_cast<std::size_t>(kNumClasses))
+    throw Error("model spec '" + spec + "': the last layer must output " + std::to_string(kNumClasses) +
+                " class logits, found " + std::to_string(out.per_sample()) + " values");
+  return model;
+}
+
+std::string group_thousands(long long value) {
+  std::string digits = std::to_string(value < 0 ? -value : value);
+  for (int i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(static_cast<std::size_t>(i), ",");
+  return value < 0 ? "-" + digits : digits;
+}
+
+std::string model_summary(const Sequential& model) {
+  // Keras prints shapes channels-last, (None, h, w, c), whatever the internal layout.
+  auto keras_shape = [](const Shape& s) {
+    if (s.h == 1 && s.w == 1) return "(None, " + std::to_string(s.c) + ")";
+    return "(None, " + std::to_string(s.h) + ", " + std::to_string(s.w) + ", " + std::to_string(s.c) + ")";
+  };
+  std::ostringstream out;
+  const std::string thin(65, '_'), thick(65, '=');
+  out << "Model: \"sequential\"\n" << thin << "\n";
+  out << std::left << std::setw(29) << "Layer (type)" << std::setw(26) << "Output Shape" << "Param #\n";
+  out << thick << "\n";
+  std::vector<std::size_t> counts(model.layers().size(), 0);
+  for (const ParamView& v : model.params().views()) counts[static_cast<std::size_t>(v.layer_index)] += v.size;
+  for (std::size_t i = 0; i < model.layers().size(); ++i) {
+    const Layer& layer = *model.layers()[i];
+    std::string label = layer.name() + " (" + layer.type_name() + ")";
+    if (label.size() > 28) label = label.substr(0, 28);
+    out << std::setw(29) << label << std::setw(26) << keras_shape(model.output_shapes()[i]) << counts[i] << "\n";
+  }
+  const auto total = static_cast<long long>(model.params().size());
+  out << thick << "\n";
+  out << "Total params: " << group_thousands(total) << "\n";
+  out << "Trainable params: " << group_thousands(total) << "\n";
+  out << "Non-trainable params: 0\n" << thin << "\n";
+  return out.str();
+}
+
+}  // namespace fmnist

@@ -1,0 +1,86 @@
+// Sequential: shape inference, Keras-style naming, arena layout and the layer loop.
+#include "fmnist/nn/sequential.h"
+
+#include <map>
+
+#include "fmnist/core/error.h"
+#include "fmnist/nn/dropout.h"
+
+namespace fmnist {
+
+Sequential::Sequential(std::vector<std::unique_ptr<Layer>> layers, const Shape& input)
+    : layers_(std::move(layers)), input_shape_(input.with_batch(1)) {
+  if (layers_.empty()) throw Error("model: no layers");
+  std::map<std::string, int> seen;
+  Shape shape = input_shape_;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    Layer& layer = *layers_[i];
+    const int count = seen[layer.base_name()]++;
+    layer.set_name(count == 0 ? layer.base_name() : layer.base_name() + "_" + std::to_string(count));
+    if (auto* dropout = dynamic_cast<Dropout*>(&layer)) dropout->set_stream(i);
+    for (const ParamSpec& spec : layer.param_specs(shape)) params_.add(layer.name(), static_cast<int>(i), spec);
+    shape = layer.output_shape(shape);
+    output_shapes_.push_back(shape);
+  }
+  const std::vector<ParamBinding> bindings = params_.allocate();
+  // Hand each layer its bindings, and note where its parameters start.
+  layer_param_offsets_.assign(layers_.size(), params_.size());
+  const auto& views = params_.views();
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    std::vector<ParamBinding> mine;
+    for (std::size_t p = 0; p < views.size(); ++p) {
+      if (views[p].layer_index != static_cast<int>(i)) continue;
+      if (mine.empty()) layer_param_offsets_[i] = views[p].offset;
+      mine.push_back(bindings[p]);
+    }
+    if (!mine.empty()) layers_[i]->bind_params(mine);
+  }
+  // A layer without parameters is "ready" from the offset of the next layer that has some.
+  for (std::size_t i = layers_.size(); i-- > 1;)
+    if (layer_param_offsets_[i - 1] == params_.size()) layer_param_offsets_[i - 1] = layer_param_offsets_[i];
+}
+
+void Sequential::setup(int max_batch) {
+  max_batch_ = max_batch;
+  activations_.assign(layers_.size() + 1, Tensor());
+  activation_grads_.assign(layers_.size() + 1, Tensor());
+  activations_[0].resize(input_shape_.with_batch(max_batch));
+  Shape in = input_shape_;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    layers_[i]->setup(in, max_batch);
+    activations_[i + 1].resize(output_shapes_[i].with_batch(max_batch));
+    activation_grads_[i + 1].resize(output_shapes_[i].with_batch(max_batch));
+    in = output_shapes_[i];
+  }
+}
+
+const Tensor& Sequential::forward(const ForwardContext& ctx) {
+  const int n = activations_[0].shape().n;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    activations_[i + 1].set_batch(n);
+    layers_[i]->forward(activations_[i], activations_[i + 1], ctx);
+  }
+  activation_grads_.back().set_batch(n);
+  return activations_.back();
+}
+
+void Sequential::backward(const std::function<void(std::size_t)>& on_grads_ready) {
+  const int n = activations_[0].shape().n;
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    Tensor* dx = nullptr;
+    if (i > 0) {
+      activation_grads_[i].set_batch(n);
+      dx = &activation_grads_[i];
+    }
+    layers_[i]->backward(activations_[i], activations_[i + 1], activation_grads_[i + 1], dx);
+    if (on_grads_ready) on_grads_ready(layer_param_offsets_[i]);
+  }
+}
+
+std::string Sequential::spec() const {
+  std::string s;
+  for (const auto& layer : layers_) s += (s.empty() ? "" : "-") + layer->spec();
+  return s;
+}
+
+}  // namespace fmnist

@@ -1,0 +1,52 @@
+// loss_i = logsumexp(z_i) - z_i[y_i]; dloss_i/dz_i = softmax(z_i) - onehot(y_i).
+// Computed in double per sample so the log-sum-exp is accurate for large logits.
+#include "fmnist/nn/softmax_cross_entropy.h"
+
+#include <cmath>
+
+namespace fmnist {
+
+LossSums softmax_cross_entropy(const Tensor& logits, const std::int32_t* labels, float gradient_scale,
+                               Tensor* dlogits) {
+  const int n = logits.shape().n;
+  const int classes = static_cast<int>(logits.shape().per_sample());
+  LossSums sums;
+  sums.count = n;
+  for (int i = 0; i < n; ++i) {
+    const float* z = logits.data() + static_cast<std::size_t>(i) * classes;
+    int best = 0;
+    for (int k = 1; k < classes; ++k)
+      if (z[k] > z[best]) best = k;
+    const double max_logit = z[best];
+    double denom = 0.0;
+    for (int k = 0; k < classes; ++k) denom += std::exp(static_cast<double>(z[k]) - max_logit);
+    const double log_denom = std::log(denom) + max_logit;
+    sums.loss += log_denom - z[labels[i]];
+    if (best == labels[i]) ++sums.correct;
+    if (dlogits) {
+      float* d = dlogits->data() + static_cast<std::size_t>(i) * classes;
+      for (int k = 0; k < classes; ++k) {
+        const double p = std::exp(static_cast<double>(z[k]) - log_denom);
+        d[k] = gradient_scale * static_cast<float>(p - (k == labels[i] ? 1.0 : 0.0));
+      }
+    }
+  }
+  return sums;
+}
+
+void softmax(const Tensor& logits, Tensor& probabilities) {
+  const int n = logits.shape().n;
+  const int classes = static_cast<int>(logits.shape().per_sample());
+  probabilities.resize(logits.shape());
+  for (int i = 0; i < n; ++i) {
+    const float* z = logits.data() + static_cast<std::size_t>(i) * classes;
+    float* p = probabilities.data() + static_cast<std::size_t>(i) * classes;
+    float max_logit = z[0];
+    for (int k = 1; k < classes; ++k) max_logit = std::max(max_logit, z[k]);
+    double denom = 0.0;
+    for (int k = 0; k < classes; ++k) denom += std::exp(static_cast<double>(z[k] - max_logit));
+    for (int k = 0; k < classes; ++k) p[k] = static_cast<float>(std::exp(static_cast<double>(z[k] - max_logit)) / denom);
+  }
+}
+
+}  // namespace fmnist

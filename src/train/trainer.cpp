@@ -1,0 +1,202 @@
+// The training loop. Per step, on every rank:
+//   gather this rank's share of the global batch -> forward -> loss (gradient scaled by
+//   1 / global batch) -> backward, starting each gradient bucket's allreduce as soon as it
+//   is final -> wait for the buckets -> identical optimizer update everywhere.
+// Then one small reduction of the step's loss / correct / count and the stop flag, so the
+// running metrics and the decision to stop are the same on every rank.
+#include "fmnist/train/trainer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <iostream>
+
+#include "fmnist/core/error.h"
+#include "fmnist/core/rng.h"
+#include "fmnist/data/sampler.h"
+#include "fmnist/nn/model_spec.h"
+#include "fmnist/train/stop_signal.h"
+
+namespace fmnist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm, std::ostream* log)
+    : config_(config), data_(std::move(data)), comm_(comm), log_(log) {
+  if (config_.batch_size < comm_.size())
+    throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) +
+                ") must be at least the number of ranks (" + std::to_string(comm_.size()) + ")");
+  if (data_.train.count == 0) throw Error("training set is empty");
+  model_ = build_model(config_.model);
+  const int local_batch = max_shard(config_.batch_size, comm_.size());
+  model_->setup(local_batch);
+  labels_.assign(static_cast<std::size_t>(local_batch), 0);
+  eval_ids_.assign(static_cast<std::size_t>(local_batch), 0);
+  ParamArena& params = model_->params();
+  optimizer_ = make_optimizer(config_.optimizer, params.size());
+  std::vector<std::size_t> starts;
+  for (const ParamView& v : params.views()) starts.push_back(v.offset);
+  sync_ = std::make_unique<GradientSync>(comm_, params.grads(), params.size(),
+                                         static_cast<std::size_t>(config_.bucket_mb * 1024 * 1024), starts);
+  on_grads_ready_ = [this](std::size_t offset) { sync_->on_grads_ready(offset); };
+}
+
+void Trainer::initialize_parameters() {
+  ParamArena& params = model_->params();
+  if (comm_.rank() == 0) params.initialize(config_.seed);
+  comm_.broadcast(params.values(), params.size(), 0);
+}
+
+void Trainer::train_step(const std::int32_t* global_batch_ids, int global_batch) {
+  const Clock::time_point start = Clock::now();
+  const Shard shard = shard_of(global_batch, comm_.size(), comm_.rank());
+  const std::int32_t* ids = global_batch_ids + shard.begin;
+  const int n = shard.size();
+  ParamArena& params = model_->params();
+
+  last_step_ = LossSums{};
+  gather_batch(data_.train, ids, n, config_.normalize, model_->input(), labels_.data());
+  if (n > 0) {
+    ForwardContext ctx{Mode::kTrain, config_.seed, position_.epoch, ids};
+    const Tensor& logits = model_->forward(ctx);
+    last_step_ = softmax_cross_entropy(logits, labels_.data(), 1.0f / static_cast<float>(global_batch),
+                                       &model_->logits_grad());
+    const Clock::time_point forward_done = Clock::now();
+    timings_.forward += std::chrono::duration<double>(forward_done - start).count();
+    model_->backward(on_grads_ready_);
+    timings_.backward += seconds_since(forward_done);
+  } else {
+    // A last partial batch smaller than the world leaves this rank nothing to compute:
+    // it contributes zero gradient but still joins every collective.
+    std::memset(params.grads(), 0, sizeof(float) * params.size());
+  }
+  const Clock::time_point wait_start = Clock::now();
+  sync_->finish();
+  const Clock::time_point optimizer_start = Clock::now();
+  timings_.allreduce_wait += std::chrono::duration<double>(optimizer_start - wait_start).count();
+  optimizer_->step(params.values(), params.grads(), params.size());
+  timings_.optimizer += seconds_since(optimizer_start);
+  timings_.total += seconds_since(start);
+  ++timings_.steps;
+}
+
+FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
+  const Dataset& train = data_.train;
+  const std::int64_t steps = steps_per_epoch(train.count, config_.batch_size);
+  Progress progress(log_ ? *log_ : std::cout, live_progress_);
+  while (position_.epoch < config_.epochs) {
+    order_ = epoch_permutation(config_.seed, position_.epoch, train.count);
+    if (log_) progress.epoch_begin(static_cast<int>(position_.epoch) + 1, config_.epochs);
+    bool hit_max_steps = false;
+    while (position_.step_in_epoch < steps) {
+      if (config_.max_steps > 0 && position_.global_step >= config_.max_steps) {
+        hit_max_steps = true;
+        break;
+      }
+      const std::int64_t begin = position_.step_in_epoch * config_.batch_size;
+      const int global_batch = static_cast<int>(std::min<std::int64_t>(config_.batch_size, train.count - begin));
+      const Clock::time_point start = Clock::now();
+      train_step(order_.data() + begin, global_batch);
+
+      // Step metrics and the stop flag, reduced exactly: counts as integers, loss as double.
+      std::int64_t counts[3] = {last_step_.correct, last_step_.count, stop_signal_received() ? 1 : 0};
+      double loss = last_step_.loss;
+      comm_.allreduce_sum(counts, 3);
+      comm_.allreduce_sum(&loss, 1);
+      epoch_sums_.loss += loss;
+      epoch_sums_.correct += counts[0];
+      epoch_sums_.count += counts[1];
+      epoch_sums_.seconds += seconds_since(start);
+      ++position_.step_in_epoch;
+      ++position_.global_step;
+      if (log_)
+        progress.step(position_.step_in_epoch, steps, epoch_sums_.seconds, epoch_sums_.loss / epoch_sums_.count,
+                      static_cast<double>(epoch_sums_.correct) / epoch_sums_.count);
+      if (config_.check_replicas > 0 && position_.global_step % config_.check_replicas == 0) check_replicas();
+      if (counts[2] > 0) {
+        if (on_checkpoint) on_checkpoint();
+        return FitOutcome::kStopSignal;
+      }
+      if (config_.checkpoint_every > 0 && position_.global_step % config_.checkpoint_every == 0 &&
+          position_.step_in_epoch < steps && on_checkpoint)
+        on_checkpoint();
+    }
+
+    EpochReport report;
+    report.steps = position_.step_in_epoch;
+    report.total_steps = steps;
+    report.seconds = epoch_sums_.seconds;
+    report.loss = epoch_sums_.count ? epoch_sums_.loss / epoch_sums_.count : 0.0;
+    report.accuracy = epoch_sums_.count ? static_cast<double>(epoch_sums_.correct) / epoch_sums_.count : 0.0;
+    report.samples_per_second = epoch_sums_.seconds > 0 ? epoch_sums_.count / epoch_sums_.seconds : 0.0;
+    if (data_.validation.count > 0) {
+      const EvalResult val = evaluate(data_.validation);
+      report.has_validation = true;
+      report.val_loss = val.loss;
+      report.val_accuracy = val.accuracy;
+    }
+    if (log_ && report.steps > 0) progress.epoch_end(report);
+    if (hit_max_steps) return FitOutcome::kMaxSteps;
+
+    const double row[7] = {report.loss,    report.accuracy,           report.val_loss,
+                           report.val_accuracy, report.seconds, report.samples_per_second,
+                           static_cast<double>(optimizer_->learning_rate())};
+    for (std::size_t k = 0; k < history_.columns.size(); ++k) history_.columns[k].push_back(row[k]);
+    ++position_.epoch;
+    position_.step_in_epoch = 0;
+    epoch_sums_ = EpochSums{};
+    if (on_checkpoint) on_checkpoint();
+  }
+  return FitOutcome::kCompleted;
+}
+
+EvalResult Trainer::evaluate(const Dataset& data) {
+  // Contiguous shard of the set per rank, in batches of the model's capacity; no collective
+  // until the one reduction at the end, so ranks with fewer batches wait nowhere.
+  const Shard shard = shard_of(data.count, comm_.size(), comm_.rank());
+  const int capacity = model_->max_batch();
+  std::int64_t counts[2] = {0, 0};
+  double loss = 0.0;
+  ForwardContext ctx{Mode::kEval, config_.seed, position_.epoch, nullptr};
+  for (int begin = shard.begin; begin < shard.end; begin += capacity) {
+    const int n = std::min(capacity, shard.end - begin);
+    for (int i = 0; i < n; ++i) eval_ids_[static_cast<std::size_t>(i)] = begin + i;
+    gather_batch(data, eval_ids_.data(), n, config_.normalize, model_->input(), labels_.data());
+    const LossSums sums = softmax_cross_entropy(model_->forward(ctx), labels_.data(), 0.0f, nullptr);
+    loss += sums.loss;
+    counts[0] += sums.correct;
+    counts[1] += sums.count;
+  }
+  comm_.allreduce_sum(counts, 2);
+  comm_.allreduce_sum(&loss, 1);
+  EvalResult result;
+  result.count = counts[1];
+  if (result.count > 0) {
+    result.loss = loss / static_cast<double>(result.count);
+    result.accuracy = static_cast<double>(counts[0]) / static_cast<double>(result.count);
+  }
+  return result;
+}
+
+void Trainer::check_replicas() {
+  // FNV-1a over the parameter bytes: any bit that differs changes it (with overwhelming odds).
+  const ParamArena& params = model_->params();
+  const auto* bytes = reinterpret_cast<const unsigned char*>(params.values());
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0, n = params.size() * sizeof(float); i < n; ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+  const std::vector<std::uint64_t> all = comm_.allgather(hash);
+  std::string diverged;
+  for (std::size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0]) diverged += (diverged.empty() ? "" : ", ") + std::to_string(r);
+  if (!diverged.empty())
+    throw Error("replica check at step " + std::to_string(position_.global_step) + ": parameters of rank(s) " +
+                diverged + " differ from rank 0");
+}
+
+}  // namespace fmnist

@@ -1,0 +1,62 @@
+# Bad input ends with a one-line error naming the problem and a non-zero exit: no crash,
+# no core dump, no hang. Run in one process and under mpirun -np 2.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+require_data
+
+# Corrupt copies of the data.
+truncated="$work/truncated" bad_magic="$work/bad-magic"
+mkdir -p "$truncated" "$bad_magic"
+cp "$data_dir"/*.gz "$truncated/"
+cp "$data_dir"/*.gz "$bad_magic/"
+size=$(stat -c %s "$data_dir/train-images-idx3-ubyte.gz")
+head -c $((size / 2)) "$data_dir/train-images-idx3-ubyte.gz" >"$truncated/train-images-idx3-ubyte.gz"
+{ printf '\x00\x00\x08\x02'; gunzip -c "$data_dir/train-labels-idx1-ubyte.gz" | tail -c +5; } |
+  gzip -c >"$bad_magic/train-labels-idx1-ubyte.gz"
+echo "model = cnn" >"$work/good.cfg"
+printf 'model = cnn\nbogus-key = 3\n' >"$work/bad.cfg"
+
+# name | expected words in the message | arguments
+cases=(
+  "missing data folder|$work/nowhere|--data-dir $work/nowhere --max-steps 1"
+  "truncated gzip|train-images-idx3-ubyte.gz|--data-dir $truncated --max-steps 1"
+  "wrong magic|expected magic 0x00000801|--data-dir $bad_magic --max-steps 1"
+  "unknown model|unknown model 'resnet'|--model resnet"
+  "batch size 0|--batch-size|--batch-size 0"
+  "negative lr|--lr|--lr -0.5"
+  "unknown option|--bogus|--bogus"
+  "bad option value|--epochs|--epochs many"
+  "bad config key|bogus-key|--config $work/bad.cfg"
+  "missing config|$work/none.cfg|--config $work/none.cfg"
+  "bad spec token|token 'bogus'|--model conv32x3-bogus-dense10"
+)
+
+check_case() {
+  local label="$1" expect="$2" np="$3"
+  shift 3
+  local rc stderr_lines
+  if [[ "$np" == 0 ]]; then
+    timeout 120 "$fmnist" "$@" >"$work/out" 2>"$work/err"
+  else
+    timeout 120 mpirun --quiet --oversubscribe -np "$np" "$fmnist" "$@" >"$work/out" 2>"$work/err"
+  fi
+  rc=$?
+  stderr_lines=$(grep -c . "$work/err")
+  echo "  [$label, np=$np] rc=$rc: $(head -n 1 "$work/err")"
+  [[ $rc -ne 0 ]] || fail "$label: exit status 0"
+  [[ $rc -ne 124 ]] || fail "$label: hung (killed by timeout)"
+  [[ $rc -lt 128 ]] || fail "$label: died of a signal (status $rc)"
+  [[ $stderr_lines -eq 1 ]] || { cat "$work/err" >&2; fail "$label: expected one line on stderr, found $stderr_lines"; }
+  grep -qF -- "$expect" "$work/err" || fail "$label: message does not mention '$expect'"
+}
+
+for entry in "${cases[@]}"; do
+  IFS='|' read -r label expect args <<<"$entry"
+  read -r -a argv <<<"$args"
+  check_case "$label" "$expect" 0 "${argv[@]}"
+done
+# The same errors under MPI: every rank stops, the message appears once.
+check_case "truncated gzip" "train-images-idx3-ubyte.gz" 2 --data-dir "$truncated" --max-steps 1
+check_case "negative lr" "--lr" 2 --lr -0.5
+check_case "batch smaller than ranks" "--batch-size" 4 --batch-size 3 --data-dir "$data_dir"
+echo "bad inputs: all rejected cleanly"
