@@ -1,0 +1,110 @@
+// Tests of the GEMM wrapper against a naive triple loop in double: all four transpose
+// combinations, odd sizes, alpha/beta, beta = 0 overwriting NaN, and k = 0.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "fmnist/math/gemm.h"
+
+namespace fmnist {
+namespace {
+
+std::vector<float> random_matrix(std::size_t size, std::mt19937& gen) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> out(size);
+  for (float& v : out) v = dist(gen);
+  return out;
+}
+
+// C = alpha * op(A) op(B) + beta * C, written from the definition, row-major, in double.
+// A is stored (m, k) or, transposed, (k, m); B is stored (k, n) or (n, k).
+std::vector<double> naive_gemm(bool ta, bool tb, int m, int n, int k, double alpha,
+                               const std::vector<float>& a, const std::vector<float>& b, double beta,
+                               const std::vector<float>& c) {
+  std::vector<double> out(static_cast<std::size_t>(m) * n);
+  for (int i = 0; i < m; ++i) {
+    for (int j = 0; j < n; ++j) {
+      double sum = 0.0;
+      for (int p = 0; p < k; ++p) {
+        const double aip =
+            ta ? a[static_cast<std::size_t>(p) * m + i] : a[static_cast<std::size_t>(i) * k + p];
+        const double bpj =
+            tb ? b[static_cast<std::size_t>(j) * k + p] : b[static_cast<std::size_t>(p) * n + j];
+        sum += aip * bpj;
+      }
+      const double old = beta == 0.0 ? 0.0 : beta * c[static_cast<std::size_t>(i) * n + j];
+      out[static_cast<std::size_t>(i) * n + j] = alpha * sum + old;
+    }
+  }
+  return out;
+}
+
+struct GemmCase {
+  bool ta, tb;
+  int m, n, k;
+  float alpha, beta;
+};
+
+void check_case(const GemmCase& t, std::mt19937& gen, bool nan_in_c = false) {
+  SCOPED_TRACE(::testing::Message() << "ta=" << t.ta << " tb=" << t.tb << " m=" << t.m << " n=" << t.n
+                                    << " k=" << t.k << " alpha=" << t.alpha << " beta=" << t.beta);
+  const auto a = random_matrix(static_cast<std::size_t>(t.m) * t.k, gen);
+  const auto b = random_matrix(static_cast<std::size_t>(t.k) * t.n, gen);
+  auto c = random_matrix(static_cast<std::size_t>(t.m) * t.n, gen);
+  if (nan_in_c)
+    for (float& v : c) v = std::numeric_limits<float>::quiet_NaN();
+  const auto expected = naive_gemm(t.ta, t.tb, t.m, t.n, t.k, t.alpha, a, b, t.beta, c);
+  gemm(t.ta ? Transpose::kYes : Transpose::kNo, t.tb ? Transpose::kYes : Transpose::kNo, t.m, t.n, t.k,
+       t.alpha, a.data(), b.data(), t.beta, c.data());
+  // Float accumulation of k products of magnitude <= 1: error grows roughly like sqrt(k) eps.
+  const double tol = 1e-5 * (1.0 + t.k);
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    ASSERT_FALSE(std::isnan(c[i])) << "at " << i;
+    ASSERT_NEAR(c[i], expected[i], tol) << "at " << i;
+  }
+}
+
+TEST(Gemm, AllTransposesOddSizes) {
+  std::mt19937 gen(1234);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      check_case({ta, tb, 7, 5, 3, 1.0f, 0.0f}, gen);
+      check_case({ta, tb, 33, 17, 29, 1.0f, 0.0f}, gen);
+      check_case({ta, tb, 1, 9, 4, 1.0f, 0.0f}, gen);
+      check_case({ta, tb, 6, 1, 11, 1.0f, 0.0f}, gen);
+    }
+}
+
+TEST(Gemm, AlphaAndBeta) {
+  std::mt19937 gen(99);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      check_case({ta, tb, 7, 5, 3, 0.5f, 2.0f}, gen);
+      check_case({ta, tb, 33, 17, 29, -1.5f, 0.25f}, gen);
+      check_case({ta, tb, 8, 13, 2, 2.0f, 1.0f}, gen);
+    }
+}
+
+TEST(Gemm, BetaZeroOverwritesNaN) {
+  std::mt19937 gen(7);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      check_case({ta, tb, 7, 5, 3, 1.0f, 0.0f}, gen, /*nan_in_c=*/true);
+      check_case({ta, tb, 33, 17, 29, 0.75f, 0.0f}, gen, /*nan_in_c=*/true);
+    }
+}
+
+TEST(Gemm, EmptyInnerDimensionScalesC) {
+  std::mt19937 gen(5);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      check_case({ta, tb, 4, 6, 0, 1.0f, 0.5f}, gen);
+      check_case({ta, tb, 4, 6, 0, 1.0f, 0.0f}, gen, /*nan_in_c=*/true);
+    }
+}
+
+}  // namespace
+}  // namespace fmnist

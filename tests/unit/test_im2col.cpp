@@ -1,0 +1,267 @@
+// Tests of im2col/col2im and the Conv2D forward pass: Conv2D against a naive direct convolution
+// written here from Keras' definition, the adjoint identity <im2col(x), y> = <x, col2im(y)>,
+// and the output sizes of make_conv_geometry against Keras' formulas.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "fmnist/core/tensor.h"
+#include "fmnist/math/im2col.h"
+#include "fmnist/nn/conv2d.h"
+
+namespace fmnist {
+namespace {
+
+std::vector<float> uniform_values(std::size_t size, std::mt19937& gen, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> out(size);
+  for (float& v : out) v = dist(gen);
+  return out;
+}
+
+// Keras / TensorFlow output size and leading (top/left) padding, written from their docs:
+// 'valid': out = floor((in - k) / s) + 1, no padding;
+// 'same':  out = ceil(in / s), total padding max((out - 1) s + k - in, 0), the smaller half first.
+struct Axis {
+  int out, pad;
+};
+Axis keras_axis(int in, int k, int s, bool same) {
+  if (!same) return {(in - k) / s + 1, 0};
+  const int out = static_cast<int>(std::ceil(static_cast<double>(in) / s));
+  const int total = std::max((out - 1) * s + k - in, 0);
+  return {out, total / 2};
+}
+
+struct ConvCase {
+  int n, c, h, w, filters, kernel, stride;
+  bool same, relu;
+};
+
+// y[i, f, oh, ow] = act(b[f] + sum_{kh, kw, ci} W[kh, kw, ci, f] x[i, ci, oh s + kh - pt, ow s + kw - pl]),
+// with W stored (kh, kw, c, filters) as Keras does, and zero outside the image.
+std::vector<double> naive_conv(const ConvCase& t, const std::vector<float>& x,
+                               const std::vector<float>& kernel, const std::vector<float>& bias, int* out_h,
+                               int* out_w) {
+  const Axis ah = keras_axis(t.h, t.kernel, t.stride, t.same);
+  const Axis aw = keras_axis(t.w, t.kernel, t.stride, t.same);
+  *out_h = ah.out;
+  *out_w = aw.out;
+  std::vector<double> y(static_cast<std::size_t>(t.n) * t.filters * ah.out * aw.out);
+  for (int i = 0; i < t.n; ++i)
+    for (int f = 0; f < t.filters; ++f)
+      for (int oh = 0; oh < ah.out; ++oh)
+        for (int ow = 0; ow < aw.out; ++ow) {
+          double sum = bias[f];
+          for (int kh = 0; kh < t.kernel; ++kh)
+            for (int kw = 0; kw < t.kernel; ++kw)
+              for (int ci = 0; ci < t.c; ++ci) {
+                const int ih = oh * t.stride + kh - ah.pad;
+                const int iw = ow * t.stride + kw - aw.pad;
+                if (ih < 0 || ih >= t.h || iw < 0 || iw >= t.w) continue;
+                const double xv = x[((static_cast<std::size_t>(i) * t.c + ci) * t.h + ih) * t.w + iw];
+                const double wv =
+                    kernel[((static_cast<std::size_t>(kh) * t.kernel + kw) * t.c + ci) * t.filters + f];
+                sum += xv * wv;
+              }
+          if (t.relu) sum = std::max(sum, 0.0);
+          y[((static_cast<std::size_t>(i) * t.filters + f) * ah.out + oh) * aw.out + ow] = sum;
+        }
+  return y;
+}
+
+void check_conv_forward(const ConvCase& t, std::mt19937& gen) {
+  SCOPED_TRACE(::testing::Message() << "n=" << t.n << " c=" << t.c << " " << t.h << "x" << t.w
+                                    << " filters=" << t.filters << " k=" << t.kernel << " s=" << t.stride
+                                    << (t.same ? " same" : " valid") << (t.relu ? " relu" : " linear"));
+  Conv2DOptions options;
+  options.filters = t.filters;
+  options.kernel = t.kernel;
+  options.stride = t.stride;
+  options.padding = t.same ? Padding::kSame : Padding::kValid;
+  options.activation = t.relu ? Activation::kRelu : Activation::kLinear;
+  Conv2D conv(options);
+
+  const std::size_t kernel_size = static_cast<std::size_t>(t.kernel) * t.kernel * t.c * t.filters;
+  std::vector<float> kernel = uniform_values(kernel_size, gen), bias = uniform_values(t.filters, gen);
+  std::vector<float> dkernel(kernel_size), dbias(t.filters);
+  conv.bind_params({ParamBinding{kernel.data(), dkernel.data(), kernel_size},
+                    ParamBinding{bias.data(), dbias.data(), bias.size()}});
+  const Shape in{t.n, t.c, t.h, t.w};
+  conv.setup(in, t.n + 1);  // capacity for one more sample than used: the batch may shrink
+
+  Tensor x(in);
+  const std::vector<float> xs = uniform_values(in.numel(), gen);
+  std::copy(xs.begin(), xs.end(), x.data());
+  const Shape out = conv.output_shape(in);
+  Tensor y(out);
+
+  int out_h = 0, out_w = 0;
+  const std::vector<double> expected = naive_conv(t, xs, kernel, bias, &out_h, &out_w);
+  ASSERT_EQ(out.n, t.n);
+  ASSERT_EQ(out.c, t.filters);
+  ASSERT_EQ(out.h, out_h);
+  ASSERT_EQ(out.w, out_w);
+
+  ForwardContext ctx;
+  conv.forward(x, y, ctx);
+  const double tol = 1e-5 * (1.0 + t.kernel * t.kernel * t.c);
+  for (std::size_t i = 0; i < expected.size(); ++i) ASSERT_NEAR(y[i], expected[i], tol) << "at " << i;
+}
+
+TEST(Conv2DForward, MatchesNaiveConvolution) {
+  std::mt19937 gen(2024);
+  const ConvCase cases[] = {
+      // n, c, h, w, filters, kernel, stride, same, relu
+      {2, 1, 7, 7, 3, 3, 1, true, false},  {2, 1, 7, 7, 3, 3, 1, false, true},
+      {3, 2, 8, 6, 4, 3, 2, true, true},   {3, 2, 8, 6, 4, 3, 2, false, false},
+      {2, 3, 9, 9, 2, 5, 1, true, true},   {2, 3, 9, 9, 2, 5, 1, false, false},
+      {2, 3, 10, 7, 5, 5, 2, true, false}, {2, 3, 10, 7, 5, 5, 2, false, true},
+      {2, 4, 5, 6, 3, 1, 1, true, true},   {2, 4, 5, 6, 3, 1, 2, false, false},
+      {4, 5, 6, 6, 8, 3, 1, true, false},  {2, 2, 11, 11, 3, 3, 2, true, true},
+      {1, 1, 28, 28, 4, 3, 1, true, true}, {2, 6, 5, 5, 2, 5, 1, false, false},
+      {2, 2, 4, 4, 3, 5, 2, true, false},  // kernel larger than the image under 'same'
+  };
+  for (const ConvCase& t : cases) check_conv_forward(t, gen);
+}
+
+// Direct check of the documented column layout: row (kh*KW + kw)*C + c, column oh*OW + ow.
+TEST(Im2col, ColumnLayoutMatchesDefinition) {
+  std::mt19937 gen(11);
+  for (bool same : {false, true})
+    for (int stride : {1, 2, 3}) {
+      const int c = 2, h = 7, w = 6, k = 3;
+      const ConvGeometry g =
+          make_conv_geometry(c, h, w, k, k, stride, same ? Padding::kSame : Padding::kValid);
+      const Axis ah = keras_axis(h, k, stride, same), aw = keras_axis(w, k, stride, same);
+      const std::vector<float> image = uniform_values(static_cast<std::size_t>(c) * h * w, gen);
+      const int pixels = ah.out * aw.out, col_stride = 2 * pixels + 1;
+      std::vector<float> col(static_cast<std::size_t>(k) * k * c * col_stride, -7.0f);
+      im2col(image.data(), g, col.data() + 1, col_stride);  // write starting at column 1
+      for (int kh = 0; kh < k; ++kh)
+        for (int kw = 0; kw < k; ++kw)
+          for (int ci = 0; ci < c; ++ci)
+            for (int oh = 0; oh < ah.out; ++oh)
+              for (int ow = 0; ow < aw.out; ++ow) {
+                const int ih = oh * stride + kh - ah.pad, iw = ow * stride + kw - aw.pad;
+                const float want =
+                    (ih < 0 || ih >= h || iw < 0 || iw >= w) ? 0.0f : image[(ci * h + ih) * w + iw];
+                const int row = (kh * k + kw) * c + ci;
+                ASSERT_EQ(col[static_cast<std::size_t>(row) * col_stride + 1 + oh * aw.out + ow], want)
+                    << "same=" << same << " stride=" << stride << " row " << row << " pixel " << oh << ","
+                    << ow;
+              }
+      // Columns outside [1, 1 + pixels) of every row are untouched.
+      for (int row = 0; row < k * k * c; ++row) {
+        EXPECT_EQ(col[static_cast<std::size_t>(row) * col_stride], -7.0f);
+        for (int p = 1 + pixels; p < col_stride; ++p)
+          EXPECT_EQ(col[static_cast<std::size_t>(row) * col_stride + p], -7.0f);
+      }
+    }
+}
+
+struct Geometry {
+  int c, h, w, kh, kw, stride;
+  int pad_top, pad_left;  // explicit, to exercise odd padding
+  int out_h, out_w;
+};
+
+// <im2col(x), y> = <x, col2im(y)> in double, and col2im accumulates into the image.
+void check_adjoint(const ConvGeometry& g, std::mt19937& gen) {
+  SCOPED_TRACE(::testing::Message() << "c=" << g.channels << " " << g.height << "x" << g.width
+                                    << " k=" << g.kernel_h << "x" << g.kernel_w << " s=" << g.stride
+                                    << " pad=" << g.pad_top << "," << g.pad_left << " out=" << g.out_h << "x"
+                                    << g.out_w);
+  const std::size_t image_size = static_cast<std::size_t>(g.channels) * g.height * g.width;
+  const int pixels = g.out_pixels();
+  const int col_stride = 3 * pixels;  // as if this image were sample 1 of a batch of 3
+  const std::size_t col_size = static_cast<std::size_t>(g.col_rows()) * col_stride;
+  const std::vector<float> x = uniform_values(image_size, gen);
+  const std::vector<float> y = uniform_values(col_size, gen);
+
+  std::vector<float> col(col_size, 0.0f);
+  im2col(x.data(), g, col.data() + pixels, col_stride);
+  double lhs = 0.0;
+  for (int r = 0; r < g.col_rows(); ++r)
+    for (int p = pixels; p < 2 * pixels; ++p) {
+      const std::size_t i = static_cast<std::size_t>(r) * col_stride + p;
+      lhs += static_cast<double>(col[i]) * y[i];
+    }
+
+  std::vector<float> back(image_size, 0.0f);
+  col2im(y.data() + pixels, g, col_stride, back.data());
+  double rhs = 0.0;
+  for (std::size_t i = 0; i < image_size; ++i) rhs += static_cast<double>(x[i]) * back[i];
+  EXPECT_NEAR(lhs, rhs, 1e-4 * (1.0 + std::abs(lhs)));
+  EXPECT_NE(lhs, 0.0);
+
+  // col2im adds to what the image holds.
+  std::vector<float> base = uniform_values(image_size, gen);
+  std::vector<float> accumulated = base;
+  col2im(y.data() + pixels, g, col_stride, accumulated.data());
+  for (std::size_t i = 0; i < image_size; ++i)
+    ASSERT_NEAR(accumulated[i], base[i] + back[i], 1e-5) << "at " << i;
+}
+
+TEST(Im2col, AdjointOfCol2im) {
+  std::mt19937 gen(77);
+  // Geometries from make_conv_geometry (Keras padding) ...
+  for (int stride : {1, 2, 3})
+    for (int k : {1, 2, 3, 5})
+      for (Padding padding : {Padding::kValid, Padding::kSame}) {
+        if (padding == Padding::kValid && k > 7) continue;
+        check_adjoint(make_conv_geometry(3, 7, 8, k, k, stride, padding), gen);
+        check_adjoint(make_conv_geometry(2, 9, 5, k, k, stride, padding), gen);
+      }
+  // ... and hand-made ones with odd, asymmetric padding and non-square kernels.
+  const Geometry hand[] = {
+      {2, 6, 7, 3, 3, 2, 1, 0, 3, 4}, {1, 5, 5, 3, 2, 1, 1, 1, 5, 6}, {3, 8, 8, 5, 5, 2, 2, 1, 4, 4},
+      {2, 7, 7, 3, 3, 2, 1, 1, 4, 4}, {1, 6, 6, 4, 4, 3, 2, 2, 3, 3},
+  };
+  for (const Geometry& h : hand) {
+    ConvGeometry g;
+    g.channels = h.c;
+    g.height = h.h;
+    g.width = h.w;
+    g.kernel_h = h.kh;
+    g.kernel_w = h.kw;
+    g.stride = h.stride;
+    g.pad_top = h.pad_top;
+    g.pad_left = h.pad_left;
+    g.out_h = h.out_h;
+    g.out_w = h.out_w;
+    check_adjoint(g, gen);
+  }
+}
+
+TEST(ConvGeometry, OutputSizesFollowKeras) {
+  for (int in = 1; in <= 30; ++in)
+    for (int k = 1; k <= 7; ++k)
+      for (int s = 1; s <= 4; ++s) {
+        const ConvGeometry same = make_conv_geometry(3, in, in + 1, k, k, s, Padding::kSame);
+        const int same_h = (in + s - 1) / s, same_w = (in + 1 + s - 1) / s;  // ceil(in / s)
+        EXPECT_EQ(same.out_h, same_h) << "same in=" << in << " k=" << k << " s=" << s;
+        EXPECT_EQ(same.out_w, same_w) << "same in=" << in + 1 << " k=" << k << " s=" << s;
+        EXPECT_EQ(same.pad_top, keras_axis(in, k, s, true).pad) << "in=" << in << " k=" << k << " s=" << s;
+        EXPECT_EQ(same.pad_left, keras_axis(in + 1, k, s, true).pad)
+            << "in=" << in + 1 << " k=" << k << " s=" << s;
+        EXPECT_EQ(same.channels, 3);
+        EXPECT_EQ(same.col_rows(), k * k * 3);
+        if (in < k) continue;
+        const ConvGeometry valid = make_conv_geometry(3, in, in, k, k, s, Padding::kValid);
+        const int valid_out = static_cast<int>(std::floor(static_cast<double>(in - k) / s)) + 1;
+        EXPECT_EQ(valid.out_h, valid_out) << "valid in=" << in << " k=" << k << " s=" << s;
+        EXPECT_EQ(valid.out_w, valid_out) << "valid in=" << in << " k=" << k << " s=" << s;
+        EXPECT_EQ(valid.pad_top, 0);
+        EXPECT_EQ(valid.pad_left, 0);
+      }
+  // Spot values from the tutorials: 28 -> 26 (3x3 valid), 28 -> 28 (same), 28 -> 14 (same, s2).
+  EXPECT_EQ(make_conv_geometry(1, 28, 28, 3, 3, 1, Padding::kValid).out_h, 26);
+  EXPECT_EQ(make_conv_geometry(1, 28, 28, 3, 3, 1, Padding::kSame).out_h, 28);
+  EXPECT_EQ(make_conv_geometry(1, 28, 28, 3, 3, 2, Padding::kSame).out_h, 14);
+}
+
+}  // namespace
+}  // namespace fmnist
