@@ -157,7 +157,7 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   if (cli.progress != "auto" && cli.progress != "bar" && cli.progress != "lines")
     throw Error("--progress: expected auto, bar or lines, found '" + cli.progress + "'");
   if (!(c.bucket_mb > 0.0)) throw Error("--bucket-mb: expected a positive size, found " + text_of(c.bucket_mb));
-  resolve_model_spec(c.model);  // throws for an unknown preset name
+  build_model(c.model);  // throws for an unknown preset or a malformed spec, before any data is read
   return cli;
 }
 

@@ -1,5 +1,5 @@
-// Communicator: MPI_COMM_WORLD with MPI_ERRORS_RETURN, every status checked and turned
-// into an Error that names the call.
+// Communicator: a duplicate of MPI_COMM_WORLD (or MPI_COMM_SELF) with MPI_ERRORS_RETURN, every status checked
+// and turned into an Error that names the call.
 #include "fmnist/dist/communicator.h"
 
 #include <mpi.h>
@@ -26,6 +26,8 @@ int count_of(std::size_t count, const char* call) {
   return static_cast<int>(count);
 }
 
+MPI_Comm handle(void* comm) { return *static_cast<MPI_Comm*>(comm); }
+
 }  // namespace
 
 MpiRuntime::MpiRuntime(int* argc, char*** argv) {
@@ -40,69 +42,88 @@ MpiRuntime::~MpiRuntime() {
   if (!finalized) MPI_Finalize();
 }
 
-Communicator::Communicator() {
-  check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
-  check(MPI_Comm_rank(MPI_COMM_WORLD, &topology_.rank), "MPI_Comm_rank");
-  check(MPI_Comm_size(MPI_COMM_WORLD, &topology_.size), "MPI_Comm_size");
+Communicator::Communicator(CommScope scope) {
+  // A duplicate keeps our traffic apart from any other user of the same processes.
+  auto* comm = new MPI_Comm(MPI_COMM_NULL);
+  comm_ = comm;
   auto* node = new MPI_Comm(MPI_COMM_NULL);
   node_comm_ = node;
-  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, topology_.rank, MPI_INFO_NULL, node),
+  check(MPI_Comm_dup(scope == CommScope::kWorld ? MPI_COMM_WORLD : MPI_COMM_SELF, comm), "MPI_Comm_dup");
+  check(MPI_Comm_set_errhandler(*comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(*comm, &topology_.rank), "MPI_Comm_rank");
+  check(MPI_Comm_size(*comm, &topology_.size), "MPI_Comm_size");
+  check(MPI_Comm_split_type(*comm, MPI_COMM_TYPE_SHARED, topology_.rank, MPI_INFO_NULL, node),
         "MPI_Comm_split_type");
   check(MPI_Comm_rank(*node, &topology_.node_rank), "MPI_Comm_rank");
   check(MPI_Comm_size(*node, &topology_.node_size), "MPI_Comm_size");
   int leader = topology_.node_rank == 0 ? 1 : 0;
-  check(MPI_Allreduce(&leader, &topology_.nodes, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+  check(MPI_Allreduce(&leader, &topology_.nodes, 1, MPI_INT, MPI_SUM, *comm), "MPI_Allreduce");
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
   topology_.node_cores = cores > 0 ? static_cast<int>(cores) : 1;
 }
 
 Communicator::~Communicator() {
+  auto* comm = static_cast<MPI_Comm*>(comm_);
   auto* node = static_cast<MPI_Comm*>(node_comm_);
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (!finalized && *node != MPI_COMM_NULL) MPI_Comm_free(node);
+  if (!finalized && *comm != MPI_COMM_NULL) MPI_Comm_free(comm);
   delete node;
+  delete comm;
 }
 
 void Communicator::broadcast(float* data, std::size_t count, int root) {
-  check(MPI_Bcast(data, count_of(count, "MPI_Bcast"), MPI_FLOAT, root, MPI_COMM_WORLD), "MPI_Bcast");
+  check(MPI_Bcast(data, count_of(count, "MPI_Bcast"), MPI_FLOAT, root, handle(comm_)), "MPI_Bcast");
+}
+
+void Communicator::broadcast(double* data, std::size_t count, int root) {
+  check(MPI_Bcast(data, count_of(count, "MPI_Bcast"), MPI_DOUBLE, root, handle(comm_)), "MPI_Bcast");
+}
+
+void Communicator::broadcast(std::int64_t* data, std::size_t count, int root) {
+  check(MPI_Bcast(data, count_of(count, "MPI_Bcast"), MPI_INT64_T, root, handle(comm_)), "MPI_Bcast");
 }
 
 void Communicator::broadcast(std::string& text, int root) {
   long long length = static_cast<long long>(text.size());
-  check(MPI_Bcast(&length, 1, MPI_LONG_LONG, root, MPI_COMM_WORLD), "MPI_Bcast");
+  check(MPI_Bcast(&length, 1, MPI_LONG_LONG, root, handle(comm_)), "MPI_Bcast");
   text.resize(static_cast<std::size_t>(length));
-  check(MPI_Bcast(text.data(), count_of(text.size(), "MPI_Bcast"), MPI_CHAR, root, MPI_COMM_WORLD), "MPI_Bcast");
+  check(MPI_Bcast(text.data(), count_of(text.size(), "MPI_Bcast"), MPI_CHAR, root, handle(comm_)),
+        "MPI_Bcast");
 }
 
 void Communicator::allreduce_sum(float* data, std::size_t count) {
-  check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Allreduce"), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
-        "MPI_Allreduce");
+  check(
+      MPI_Allreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Allreduce"), MPI_FLOAT, MPI_SUM, handle(comm_)),
+      "MPI_Allreduce");
 }
 
 void Communicator::allreduce_sum(double* data, std::size_t count) {
-  check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Allreduce"), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD),
-        "MPI_Allreduce");
+  check(
+      MPI_Allreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Allreduce"), MPI_DOUBLE, MPI_SUM, handle(comm_)),
+      "MPI_Allreduce");
 }
 
 void Communicator::allreduce_sum(std::int64_t* data, std::size_t count) {
-  check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Allreduce"), MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD),
+  check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Allreduce"), MPI_INT64_T, MPI_SUM,
+                      handle(comm_)),
         "MPI_Allreduce");
 }
 
 bool Communicator::any(bool flag) {
   int value = flag ? 1 : 0;
-  check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD), "MPI_Allreduce");
+  check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_LOR, handle(comm_)), "MPI_Allreduce");
   return value != 0;
 }
 
 std::vector<std::uint64_t> Communicator::allgather(std::uint64_t value) {
   std::vector<std::uint64_t> all(static_cast<std::size_t>(topology_.size));
-  check(MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD), "MPI_Allgather");
+  check(MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, handle(comm_)), "MPI_Allgather");
   return all;
 }
 
-void Communicator::barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
+void Communicator::barrier() { check(MPI_Barrier(handle(comm_)), "MPI_Barrier"); }
 
 static_assert(sizeof(MPI_Request) <= sizeof(PendingCollective::request), "MPI_Request does not fit");
 
@@ -113,8 +134,8 @@ MPI_Request* request_of(PendingCollective& op) { return reinterpret_cast<MPI_Req
 PendingCollective Communicator::start_allreduce_sum(float* data, std::size_t count) {
   PendingCollective op;
   *request_of(op) = MPI_REQUEST_NULL;
-  check(MPI_Iallreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Iallreduce"), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
-                       request_of(op)),
+  check(MPI_Iallreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Iallreduce"), MPI_FLOAT, MPI_SUM,
+                       handle(comm_), request_of(op)),
         "MPI_Iallreduce");
   op.active = true;
   return op;
@@ -135,8 +156,8 @@ void Communicator::wait(PendingCollective& op) {
 }
 
 void Communicator::abort(int code) {
-  MPI_Abort(MPI_COMM_WORLD, code);
-  _exit(code);  // MPI_Abort does not return; this only satisfies [[noreturn]].
+  MPI_Abort(MPI_COMM_WORLD, code);  // the whole job, whatever this communicator spans
+  _exit(code);                      // MPI_Abort does not return; this only satisfies [[noreturn]].
 }
 
 }  // namespace fmnist

@@ -33,10 +33,16 @@ struct PendingCollective {
   bool active = false;
 };
 
-/// MPI_COMM_WORLD with errors returned (not fatal), each failure thrown as Error.
+/// Which processes a Communicator spans.
+enum class CommScope {
+  kWorld,  // every rank of the job (MPI_COMM_WORLD)
+  kSelf,   // this process alone (MPI_COMM_SELF): a single-process run inside an MPI job
+};
+
+/// An MPI communicator with errors returned (not fatal), each failure thrown as Error.
 class Communicator {
  public:
-  Communicator();
+  explicit Communicator(CommScope scope = CommScope::kWorld);
   ~Communicator();
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
@@ -46,6 +52,8 @@ class Communicator {
   const Topology& topology() const { return topology_; }
 
   void broadcast(float* data, std::size_t count, int root);
+  void broadcast(double* data, std::size_t count, int root);
+  void broadcast(std::int64_t* data, std::size_t count, int root);
   void broadcast(std::string& text, int root);
   /// In-place sums over all ranks.
   void allreduce_sum(float* data, std::size_t count);
@@ -68,6 +76,7 @@ class Communicator {
 
  private:
   Topology topology_;
+  void* comm_ = nullptr;       // owned copy (MPI_Comm_dup) of the scope's communicator
   void* node_comm_ = nullptr;  // owned MPI_Comm of this node's ranks
 };
 
