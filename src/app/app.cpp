@@ -16,8 +16,11 @@
 #include "fmnist/core/error.h"
 #include "fmnist/data/idx_reader.h"
 #include "fmnist/dist/communicator.h"
+#include "fmnist/io/checkpoint_dir.h"
+#include "fmnist/io/history_file.h"
 #include "fmnist/math/gemm.h"
 #include "fmnist/nn/model_spec.h"
+#include "fmnist/train/checkpointing.h"
 #include "fmnist/train/stop_signal.h"
 #include "fmnist/train/trainer.h"
 
@@ -73,11 +76,32 @@ void print_test_line(std::ostream& out, const EvalResult& test) {
   out << line << std::endl;
 }
 
+/// Finds the checkpoint --resume asks for: a path, or "auto" for the newest in the run's
+/// checkpoint folder (none: start fresh). Rank 0 only.
+std::optional<std::string> resume_path(const TrainConfig& config) {
+  if (config.resume.empty()) return std::nullopt;
+  if (config.resume != "auto") return config.resume;
+  return latest_checkpoint(config.output_dir + "/checkpoints");
+}
+
+/// Rank 0 writes the checkpoint and the history files; other ranks have nothing to do
+/// (their state is identical, which --check-replicas verifies).
+void save_run_state(Trainer& trainer, std::ostream* log) {
+  if (trainer.comm().rank() != 0) return;
+  const TrainConfig& config = trainer.config();
+  const std::string path = save_checkpoint(config.output_dir + "/checkpoints", capture_checkpoint(trainer),
+                                           config.keep_checkpoints);
+  if (trainer.history().rows() > 0)
+    write_history(config.output_dir + "/history.h5", config.output_dir + "/history.csv", trainer.history());
+  if (log && trainer.position().step_in_epoch > 0) *log << "checkpoint: " << path << "\n";
+}
+
 int run_training(const CliOptions& cli, Communicator& comm) {
   std::ostream* log = comm.rank() == 0 ? &std::cout : nullptr;
   std::string error;
   std::optional<Trainer> trainer;
   TrainConfig config = cli.config;
+  std::int64_t resumed = 0;
   try {
     if (config.output_dir.empty()) config.output_dir = timestamp_dir();
     comm.broadcast(config.output_dir, 0);
@@ -87,18 +111,64 @@ int run_training(const CliOptions& cli, Communicator& comm) {
     DataSplits splits = make_splits(load_fashion_mnist(config.data_dir), config.validation_split);
     trainer.emplace(config, std::move(splits), comm, log);
     trainer->set_live_progress(log && live_progress(cli.progress));
+    if (comm.rank() == 0) {
+      std::filesystem::create_directories(config.output_dir);
+      if (const std::optional<std::string> path = resume_path(config)) {
+        restore_checkpoint(*trainer, read_checkpoint(*path), *path);
+        resumed = 1;
+        *log << "resumed from " << *path << " at epoch " << trainer->position().epoch + 1 << ", step "
+             << trainer->position().step_in_epoch << " (global step " << trainer->position().global_step << ")\n";
+      }
+    }
   } catch (const std::exception& e) {
     error = e.what();
   }
   if (any_setup_error(comm, error)) return 1;
 
-  trainer->initialize_parameters();
+  comm.broadcast(&resumed, 1, 0);
+  if (resumed) {
+    trainer->broadcast_state(0);
+  } else {
+    trainer->initialize_parameters();
+  }
   install_stop_signal_handlers();
-  const FitOutcome outcome = trainer->fit();
+  const FitOutcome outcome = trainer->fit([&] { save_run_state(*trainer, log); });
   if (outcome == FitOutcome::kStopSignal) {
-    if (log) *log << "stopped by signal " << stop_signal_number() << " at step " << trainer->position().global_step << "\n";
+    if (log)
+      *log << "stopped by signal " << stop_signal_number() << " at global step " << trainer->position().global_step
+           << "; checkpoint written, exiting with status " << kExitPreempted << "\n";
     return kExitPreempted;
   }
+  const EvalResult test = trainer->evaluate(trainer->data().test);
+  if (log) print_test_line(*log, test);
+  return 0;
+}
+
+/// --evaluate PATH: the checkpoint's model and parameters on the test set.
+int run_evaluate(const CliOptions& cli, Communicator& comm) {
+  std::ostream* log = comm.rank() == 0 ? &std::cout : nullptr;
+  std::string error;
+  std::optional<Trainer> trainer;
+  try {
+    // Every rank reads the (small) checkpoint header it needs: model spec and normalisation.
+    CheckpointState state;
+    if (comm.rank() == 0) state = read_checkpoint(cli.evaluate_path);
+    std::string spec = state.model_spec, config_text = state.config;
+    comm.broadcast(spec, 0);
+    comm.broadcast(config_text, 0);
+    TrainConfig config = cli.config;
+    config.model = spec;
+    config.normalize = config_text.find("no-normalize = true") == std::string::npos;
+    set_blas_threads(choose_threads(config, comm.topology()));
+    DataSplits splits;
+    splits.test = make_splits(load_fashion_mnist(config.data_dir), 0).test;
+    trainer.emplace(config, std::move(splits), comm, log);
+    if (comm.rank() == 0) restore_parameters(trainer->model(), state, cli.evaluate_path);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (any_setup_error(comm, error)) return 1;
+  trainer->broadcast_state(0);
   const EvalResult test = trainer->evaluate(trainer->data().test);
   if (log) print_test_line(*log, test);
   return 0;
@@ -133,6 +203,7 @@ int run_app(int argc, const char* const* argv, Communicator& comm) {
       return 0;
     }
     case Command::kEvaluate:
+      return run_evaluate(cli, comm);
     case Command::kBenchmark:
     case Command::kTrain:
       break;

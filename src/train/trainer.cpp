@@ -32,7 +32,6 @@ Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm,
   if (config_.batch_size < comm_.size())
     throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) +
                 ") must be at least the number of ranks (" + std::to_string(comm_.size()) + ")");
-  if (data_.train.count == 0) throw Error("training set is empty");
   model_ = build_model(config_.model);
   const int local_batch = max_shard(config_.batch_size, comm_.size());
   model_->setup(local_batch);
@@ -88,6 +87,7 @@ void Trainer::train_step(const std::int32_t* global_batch_ids, int global_batch)
 
 FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
   const Dataset& train = data_.train;
+  if (train.count == 0) throw Error("the training set is empty");
   const std::int64_t steps = steps_per_epoch(train.count, config_.batch_size);
   Progress progress(log_ ? *log_ : std::cout, live_progress_);
   while (position_.epoch < config_.epochs) {
@@ -144,10 +144,15 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
     if (log_ && report.steps > 0) progress.epoch_end(report);
     if (hit_max_steps) return FitOutcome::kMaxSteps;
 
-    const double row[7] = {report.loss,    report.accuracy,           report.val_loss,
-                           report.val_accuracy, report.seconds, report.samples_per_second,
-                           static_cast<double>(optimizer_->learning_rate())};
-    for (std::size_t k = 0; k < history_.columns.size(); ++k) history_.columns[k].push_back(row[k]);
+    std::vector<std::pair<std::string, double>> row = {{"loss", report.loss}, {"accuracy", report.accuracy}};
+    if (report.has_validation) {
+      row.emplace_back("val_loss", report.val_loss);
+      row.emplace_back("val_accuracy", report.val_accuracy);
+    }
+    row.emplace_back("epoch_seconds", report.seconds);
+    row.emplace_back("samples_per_second", report.samples_per_second);
+    row.emplace_back("lr", static_cast<double>(optimizer_->learning_rate()));
+    history_.add_row(row);
     ++position_.epoch;
     position_.step_in_epoch = 0;
     epoch_sums_ = EpochSums{};
@@ -182,6 +187,24 @@ EvalResult Trainer::evaluate(const Dataset& data) {
     result.accuracy = static_cast<double>(counts[0]) / static_cast<double>(result.count);
   }
   return result;
+}
+
+void Trainer::broadcast_state(int root) {
+  ParamArena& params = model_->params();
+  comm_.broadcast(params.values(), params.size(), root);
+  for (auto& [name, values] : optimizer_->state()) comm_.broadcast(values->data(), values->size(), root);
+  std::map<std::string, std::int64_t> counters = optimizer_->counters();
+  std::vector<std::int64_t> integers = {position_.epoch, position_.step_in_epoch, position_.global_step,
+                                        epoch_sums_.correct, epoch_sums_.count};
+  for (const auto& [name, value] : counters) integers.push_back(value);
+  comm_.broadcast(integers.data(), integers.size(), root);
+  double reals[2] = {epoch_sums_.loss, epoch_sums_.seconds};
+  comm_.broadcast(reals, 2, root);
+  position_ = TrainPosition{integers[0], integers[1], integers[2]};
+  epoch_sums_ = EpochSums{reals[0], integers[3], integers[4], reals[1]};
+  std::size_t next = 5;
+  for (auto& [name, value] : counters) value = integers[next++];
+  optimizer_->set_counters(counters);
 }
 
 void Trainer::check_replicas() {

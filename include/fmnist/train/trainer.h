@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <iosfwd>
 #include <memory>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "fmnist/data/dataset.h"
 #include "fmnist/dist/communicator.h"
 #include "fmnist/dist/gradient_sync.h"
+#include "fmnist/io/history_file.h"
 #include "fmnist/nn/sequential.h"
 #include "fmnist/nn/softmax_cross_entropy.h"
 #include "fmnist/optim/optimizer.h"
@@ -39,14 +41,6 @@ struct EpochSums {
   double loss = 0.0;
   std::int64_t correct = 0, count = 0;
   double seconds = 0.0;  // wall time spent in this epoch's steps so far
-};
-
-/// Per-epoch history with Keras' key names.
-struct HistoryLog {
-  std::vector<std::string> keys{"loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds",
-                                "samples_per_second", "lr"};
-  std::vector<std::vector<double>> columns = std::vector<std::vector<double>>(7);
-  std::size_t rows() const { return columns.front().size(); }
 };
 
 /// Cumulative wall time of the step phases on this rank.
@@ -81,10 +75,15 @@ class Trainer {
   const DataSplits& data() const { return data_; }
   TrainPosition& position() { return position_; }
   EpochSums& epoch_sums() { return epoch_sums_; }
-  HistoryLog& history() { return history_; }
+  History& history() { return history_; }
   const StepTimings& timings() const { return timings_; }
   void reset_timings() { timings_ = StepTimings{}; }
   Communicator& comm() { return comm_; }
+
+  /// Makes every rank's parameters, optimizer state, position and epoch sums equal to
+  /// `root`'s (after a resume that only `root` read from disk). The history stays on `root`,
+  /// the only rank that writes it.
+  void broadcast_state(int root);
 
   /// Checks that every rank holds bit-identical parameters; throws Error naming the ranks
   /// that differ from rank 0.
@@ -108,7 +107,7 @@ class Trainer {
   bool live_progress_ = false;
   TrainPosition position_;
   EpochSums epoch_sums_;
-  HistoryLog history_;
+  History history_;  // one row per completed epoch, Keras' key names
   StepTimings timings_;
   LossSums last_step_;
 };

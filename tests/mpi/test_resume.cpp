@@ -1,0 +1,147 @@
+// Resume exactness, under mpiexec at 1, 2 and 4 ranks: training straight through equals
+// training to a checkpoint, writing it to disk, reading it back and training on, bit for
+// bit at the same number of ranks and to float tolerance when one process resumes a run of
+// N ranks.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include <unistd.h>
+
+#include "fmnist/core/error.h"
+#include "fmnist/dist/communicator.h"
+#include "fmnist/io/checkpoint_file.h"
+#include "fmnist/train/checkpointing.h"
+#include "fmnist/train/trainer.h"
+#include "support/synthetic_data.h"
+
+namespace fmnist {
+namespace {
+
+TrainConfig resume_config() {
+  TrainConfig c;
+  c.model = "conv4x3same-pool2-flatten-dense16-drop0.3-dense10";
+  c.batch_size = 24;  // 200 samples: 9 steps per epoch, the last one of 8 samples
+  c.epochs = 3;
+  c.seed = 11;
+  c.checkpoint_every = 5;
+  c.bucket_mb = 0.005;
+  return c;
+}
+
+/// A folder every rank agrees on (rank 0 names it).
+std::string shared_temp_dir(Communicator& comm) {
+  std::string dir;
+  if (comm.rank() == 0) {
+    dir = (std::filesystem::temp_directory_path() / ("fmnist_resume_" + std::to_string(::getpid()))).string();
+    std::filesystem::create_directories(dir);
+  }
+  comm.broadcast(dir, 0);
+  return dir;
+}
+
+/// Trains straight through; rank 0 writes a checkpoint file when global step `at` is saved.
+std::unique_ptr<Trainer> train_straight(Communicator& comm, const DataSplits& data, std::int64_t at,
+                                        const std::string& file) {
+  auto trainer = std::make_unique<Trainer>(resume_config(), data, comm, nullptr);
+  trainer->initialize_parameters();
+  Trainer& t = *trainer;
+  trainer->fit([&] {
+    if (t.position().global_step == at && comm.rank() == 0) write_checkpoint(file, capture_checkpoint(t));
+  });
+  comm.barrier();
+  return trainer;
+}
+
+/// Resumes from `file` as the app does: rank 0 reads and restores, then broadcasts.
+std::unique_ptr<Trainer> train_resumed(Communicator& comm, const DataSplits& data, const std::string& file) {
+  auto trainer = std::make_unique<Trainer>(resume_config(), data, comm, nullptr);
+  if (comm.rank() == 0) restore_checkpoint(*trainer, read_checkpoint(file), file);
+  trainer->broadcast_state(0);
+  trainer->fit();
+  return trainer;
+}
+
+class ResumeAt : public ::testing::TestWithParam<std::int64_t> {};
+
+TEST_P(ResumeAt, SameRanksIsBitwiseExact) {
+  Communicator world;
+  const DataSplits data = testing::synthetic_splits(200, 40, 0);
+  const std::string file = shared_temp_dir(world) + "/ckpt.h5";
+  auto straight = train_straight(world, data, GetParam(), file);
+  auto resumed = train_resumed(world, data, file);
+
+  const ParamArena& a = straight->model().params();
+  const ParamArena& b = resumed->model().params();
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(0, std::memcmp(a.values(), b.values(), sizeof(float) * a.size())) << "parameters differ";
+  EXPECT_EQ(straight->position().global_step, resumed->position().global_step);
+  if (world.rank() != 0) return;  // only rank 0 keeps (and writes) the history
+  const History& ha = straight->history();
+  const History& hb = resumed->history();
+  ASSERT_EQ(ha.rows(), 3u);
+  ASSERT_EQ(hb.rows(), 3u);
+  for (const char* key : {"loss", "accuracy", "val_loss", "val_accuracy", "lr"})
+    for (std::size_t e = 0; e < 3; ++e)
+      EXPECT_EQ(ha.column(key)[e], hb.column(key)[e]) << key << " epoch " << e + 1;  // bit for bit
+  std::filesystem::remove_all(std::filesystem::path(file).parent_path());
+}
+
+// Step 9 is an epoch boundary; step 10 and 15 are inside epochs 2 (checkpoint_every = 5).
+INSTANTIATE_TEST_SUITE_P(Steps, ResumeAt, ::testing::Values(9, 10, 15));
+
+TEST(Resume, OneProcessContinuesAnNRankRunWithinTolerance) {
+  Communicator world;
+  Communicator self(CommScope::kSelf);
+  const DataSplits data = testing::synthetic_splits(200, 40, 0);
+  const std::string file = shared_temp_dir(world) + "/ckpt.h5";
+  auto straight = train_straight(world, data, 10, file);
+  auto resumed = train_resumed(self, data, file);  // every rank resumes alone
+  const ParamArena& a = straight->model().params();
+  const ParamArena& b = resumed->model().params();
+  double diff = 0.0, scale = 1e-30;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, std::fabs(static_cast<double>(a.values()[i]) - b.values()[i]));
+    scale = std::max(scale, std::fabs(static_cast<double>(a.values()[i])));
+  }
+  if (world.rank() == 0)
+    std::printf("[ resume np=%d -> 1 ] largest parameter difference: %.3g (relative)\n", world.size(), diff / scale);
+  EXPECT_LT(diff / scale, 1e-5);
+  world.barrier();
+  if (world.rank() == 0) std::filesystem::remove_all(std::filesystem::path(file).parent_path());
+}
+
+TEST(Resume, MismatchedCheckpointIsRejectedAndNothingLoaded) {
+  Communicator self(CommScope::kSelf);
+  const DataSplits data = testing::synthetic_splits(48, 0, 0);
+  TrainConfig other = resume_config();
+  other.model = "flatten-dense8-dense10";
+  Trainer source(other, data, self, nullptr);
+  source.initialize_parameters();
+  const CheckpointState state = capture_checkpoint(source);
+
+  Trainer target(resume_config(), data, self, nullptr);
+  target.initialize_parameters();
+  const std::vector<float> before(target.model().params().values(),
+                                  target.model().params().values() + target.model().params().size());
+  try {
+    restore_checkpoint(target, state, "other.h5");
+    FAIL() << "a checkpoint of another model was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("other.h5"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("flatten-dense8-dense10"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(0, std::memcmp(before.data(), target.model().params().values(), sizeof(float) * before.size()));
+
+  TrainConfig batch = resume_config();
+  batch.batch_size = 32;
+  Trainer different_batch(batch, data, self, nullptr);
+  Trainer same_model(resume_config(), data, self, nullptr);
+  same_model.initialize_parameters();
+  EXPECT_THROW(restore_checkpoint(different_batch, capture_checkpoint(same_model), "b.h5"), Error);
+}
+
+}  // namespace
+}  // namespace fmnist
