@@ -20,6 +20,7 @@
 #include "fmnist/io/history_file.h"
 #include "fmnist/math/gemm.h"
 #include "fmnist/nn/model_spec.h"
+#include "fmnist/train/benchmark.h"
 #include "fmnist/train/checkpointing.h"
 #include "fmnist/train/stop_signal.h"
 #include "fmnist/train/trainer.h"
@@ -174,6 +175,25 @@ int run_evaluate(const CliOptions& cli, Communicator& comm) {
   return 0;
 }
 
+/// --benchmark: timed steps of --model on the real training data.
+int run_benchmark_command(const CliOptions& cli, Communicator& comm) {
+  std::string error;
+  DataSplits splits;
+  try {
+    set_blas_threads(choose_threads(cli.config, comm.topology()));
+    splits = make_splits(load_fashion_mnist(cli.config.data_dir), cli.config.validation_split);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (any_setup_error(comm, error)) return 1;
+  BenchmarkOptions options;
+  options.warmup_steps = cli.benchmark_warmup;
+  options.timed_steps = cli.benchmark_steps;
+  options.json_path = cli.benchmark_json;
+  run_benchmark(cli.config, std::move(splits), comm, options, comm.rank() == 0 ? &std::cout : nullptr);
+  return 0;
+}
+
 }  // namespace
 
 int run_app(int argc, const char* const* argv, Communicator& comm) {
@@ -205,6 +225,7 @@ int run_app(int argc, const char* const* argv, Communicator& comm) {
     case Command::kEvaluate:
       return run_evaluate(cli, comm);
     case Command::kBenchmark:
+      return run_benchmark_command(cli, comm);
     case Command::kTrain:
       break;
   }

@@ -89,7 +89,11 @@ void col2im(const float* col, const ConvGeometry& g, int col_stride, float* imag
         for (int oh = oh_first; oh < oh_last; ++oh) {
           const float* src = in + oh * ow_n;
           float* dst = plane + (oh * s + kh - g.pad_top) * g.width + (kw - g.pad_left);
-          for (int ow = ow_first; ow < ow_last; ++ow) dst[ow * s] += src[ow];
+          if (s == 1) {
+            for (int ow = ow_first; ow < ow_last; ++ow) dst[ow] += src[ow];
+          } else {
+            for (int ow = ow_first; ow < ow_last; ++ow) dst[ow * s] += src[ow];
+          }
         }
       }
     }

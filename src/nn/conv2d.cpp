@@ -71,8 +71,8 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*/) 
   for (int f = 0; f < filters; ++f) {
     const float b = bias_.value[f];
     for (int i = 0; i < n; ++i) {
-      const float* src = channel_major_.data() + static_cast<std::size_t>(f) * columns + i * pixels;
-      float* dst = y.data() + (static_cast<std::size_t>(i) * filters + f) * pixels;
+      const float* __restrict src = channel_major_.data() + static_cast<std::size_t>(f) * columns + i * pixels;
+      float* __restrict dst = y.data() + (static_cast<std::size_t>(i) * filters + f) * pixels;
       if (relu) {
         for (int p = 0; p < pixels; ++p) dst[p] = std::max(src[p] + b, 0.0f);
       } else {
@@ -93,13 +93,23 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) 
     float sum = 0.0f;
     for (int i = 0; i < n; ++i) {
       const std::size_t offset = (static_cast<std::size_t>(i) * filters + f) * pixels;
-      const float* src = dy.data() + offset;
-      const float* out = y.data() + offset;
-      float* dst = channel_major_.data() + static_cast<std::size_t>(f) * columns + i * pixels;
-      for (int p = 0; p < pixels; ++p) {
-        const float d = (relu && out[p] <= 0.0f) ? 0.0f : src[p];
-        dst[p] = d;
-        sum += d;
+      const float* __restrict src = dy.data() + offset;
+      const float* __restrict out = y.data() + offset;
+      float* __restrict dst = channel_major_.data() + static_cast<std::size_t>(f) * columns + i * pixels;
+      if (relu) {
+#pragma omp simd reduction(+ : sum)
+        for (int p = 0; p < pixels; ++p) {
+          const float g = src[p];  // loaded unconditionally so the select vectorises
+          const float d = out[p] > 0.0f ? g : 0.0f;
+          dst[p] = d;
+          sum += d;
+        }
+      } else {
+#pragma omp simd reduction(+ : sum)
+        for (int p = 0; p < pixels; ++p) {
+          dst[p] = src[p];
+          sum += src[p];
+        }
       }
     }
     db[f] = sum;

@@ -31,6 +31,26 @@ void MaxPool2D::forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*
     const float* in = x.data() + static_cast<std::size_t>(p) * s.h * s.w;
     float* out = y.data() + static_cast<std::size_t>(p) * o.h * o.w;
     std::int32_t* arg = argmax_.data() + static_cast<std::size_t>(p) * o.h * o.w;
+    if (pool_ == 2 && stride_ == 2) {  // the common case: branch-free selects that vectorise
+      for (int oh = 0; oh < o.h; ++oh) {
+        const float* __restrict top = in + 2 * oh * s.w;
+        const float* __restrict bottom = top + s.w;
+        float* __restrict row_out = out + oh * o.w;
+        std::int32_t* __restrict row_arg = arg + oh * o.w;
+        const int row_start = 2 * oh * s.w;
+#pragma omp simd
+        for (int ow = 0; ow < o.w; ++ow) {
+          const float a = top[2 * ow], b = top[2 * ow + 1], c = bottom[2 * ow], d = bottom[2 * ow + 1];
+          const float upper = b > a ? b : a;
+          const float lower = d > c ? d : c;
+          const int upper_offset = b > a ? 1 : 0;
+          const int lower_offset = (d > c ? 1 : 0) + s.w;
+          row_out[ow] = lower > upper ? lower : upper;
+          row_arg[ow] = row_start + 2 * ow + (lower > upper ? lower_offset : upper_offset);
+        }
+      }
+      continue;
+    }
     for (int oh = 0; oh < o.h; ++oh) {
       for (int ow = 0; ow < o.w; ++ow) {
         int best = oh * stride_ * s.w + ow * stride_;
@@ -56,8 +76,31 @@ void MaxPool2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* d
   const Shape& s = x.shape();
   const std::size_t out_plane = static_cast<std::size_t>(y.shape().h) * y.shape().w;
   const std::size_t in_plane = static_cast<std::size_t>(s.h) * s.w;
-  std::memset(dx->data(), 0, sizeof(float) * x.numel());
   const int planes = s.n * s.c;
+  if (pool_ == 2 && stride_ == 2 && s.h % 2 == 0 && s.w % 2 == 0) {
+    // Windows tile the plane exactly: write every input pixel once, no zero-fill pass.
+    const int oh_n = y.shape().h, ow_n = y.shape().w;
+    for (int p = 0; p < planes; ++p) {
+      for (int oh = 0; oh < oh_n; ++oh) {
+        const float* __restrict g = dy.data() + p * out_plane + oh * ow_n;
+        const std::int32_t* __restrict arg = argmax_.data() + p * out_plane + oh * ow_n;
+        float* __restrict top = dx->data() + p * in_plane + 2 * oh * s.w;
+        float* __restrict bottom = top + s.w;
+        const int row_start = 2 * oh * s.w;
+#pragma omp simd
+        for (int ow = 0; ow < ow_n; ++ow) {
+          const int at = arg[ow] - row_start - 2 * ow;  // 0, 1, w or w + 1 within the window
+          const float grad = g[ow];
+          top[2 * ow] = at == 0 ? grad : 0.0f;
+          top[2 * ow + 1] = at == 1 ? grad : 0.0f;
+          bottom[2 * ow] = at == s.w ? grad : 0.0f;
+          bottom[2 * ow + 1] = at == s.w + 1 ? grad : 0.0f;
+        }
+      }
+    }
+    return;
+  }
+  std::memset(dx->data(), 0, sizeof(float) * x.numel());
   for (int p = 0; p < planes; ++p) {
     const float* g = dy.data() + p * out_plane;
     const std::int32_t* arg = argmax_.data() + p * out_plane;

@@ -21,10 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 }  // namespace
 
 Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm, std::ostream* log)
@@ -52,24 +48,23 @@ void Trainer::initialize_parameters() {
   comm_.broadcast(params.values(), params.size(), 0);
 }
 
-void Trainer::train_step(const std::int32_t* global_batch_ids, int global_batch) {
+LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_batch, bool* stop) {
   const Clock::time_point start = Clock::now();
   const Shard shard = shard_of(global_batch, comm_.size(), comm_.rank());
   const std::int32_t* ids = global_batch_ids + shard.begin;
   const int n = shard.size();
   ParamArena& params = model_->params();
 
-  last_step_ = LossSums{};
+  LossSums local;
   gather_batch(data_.train, ids, n, config_.normalize, model_->input(), labels_.data());
+  Clock::time_point forward_done = Clock::now();
   if (n > 0) {
     ForwardContext ctx{Mode::kTrain, config_.seed, position_.epoch, ids};
     const Tensor& logits = model_->forward(ctx);
-    last_step_ = softmax_cross_entropy(logits, labels_.data(), 1.0f / static_cast<float>(global_batch),
-                                       &model_->logits_grad());
-    const Clock::time_point forward_done = Clock::now();
-    timings_.forward += std::chrono::duration<double>(forward_done - start).count();
+    local = softmax_cross_entropy(logits, labels_.data(), 1.0f / static_cast<float>(global_batch),
+                                  &model_->logits_grad());
+    forward_done = Clock::now();
     model_->backward(on_grads_ready_);
-    timings_.backward += seconds_since(forward_done);
   } else {
     // A last partial batch smaller than the world leaves this rank nothing to compute:
     // it contributes zero gradient but still joins every collective.
@@ -78,11 +73,22 @@ void Trainer::train_step(const std::int32_t* global_batch_ids, int global_batch)
   const Clock::time_point wait_start = Clock::now();
   sync_->finish();
   const Clock::time_point optimizer_start = Clock::now();
-  timings_.allreduce_wait += std::chrono::duration<double>(optimizer_start - wait_start).count();
   optimizer_->step(params.values(), params.grads(), params.size());
-  timings_.optimizer += seconds_since(optimizer_start);
-  timings_.total += seconds_since(start);
-  ++timings_.steps;
+  const Clock::time_point metrics_start = Clock::now();
+
+  // Step metrics and the stop flag, reduced exactly: counts as integers, loss as double.
+  std::int64_t counts[3] = {local.correct, local.count, stop_signal_received() ? 1 : 0};
+  double loss = local.loss;
+  comm_.allreduce_sum(counts, 3);
+  comm_.allreduce_sum(&loss, 1);
+  const Clock::time_point end = Clock::now();
+
+  auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+  timings_ = StepTimings{seconds(start, forward_done), seconds(forward_done, wait_start),
+                         seconds(wait_start, optimizer_start), seconds(optimizer_start, metrics_start),
+                         seconds(metrics_start, end), seconds(start, end)};
+  *stop = counts[2] > 0;
+  return LossSums{loss, counts[0], counts[1]};
 }
 
 FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
@@ -101,25 +107,19 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
       }
       const std::int64_t begin = position_.step_in_epoch * config_.batch_size;
       const int global_batch = static_cast<int>(std::min<std::int64_t>(config_.batch_size, train.count - begin));
-      const Clock::time_point start = Clock::now();
-      train_step(order_.data() + begin, global_batch);
-
-      // Step metrics and the stop flag, reduced exactly: counts as integers, loss as double.
-      std::int64_t counts[3] = {last_step_.correct, last_step_.count, stop_signal_received() ? 1 : 0};
-      double loss = last_step_.loss;
-      comm_.allreduce_sum(counts, 3);
-      comm_.allreduce_sum(&loss, 1);
-      epoch_sums_.loss += loss;
-      epoch_sums_.correct += counts[0];
-      epoch_sums_.count += counts[1];
-      epoch_sums_.seconds += seconds_since(start);
+      bool stop = false;
+      const LossSums step = train_step(order_.data() + begin, global_batch, &stop);
+      epoch_sums_.loss += step.loss;
+      epoch_sums_.correct += step.correct;
+      epoch_sums_.count += step.count;
+      epoch_sums_.seconds += timings_.total;
       ++position_.step_in_epoch;
       ++position_.global_step;
       if (log_)
         progress.step(position_.step_in_epoch, steps, epoch_sums_.seconds, epoch_sums_.loss / epoch_sums_.count,
                       static_cast<double>(epoch_sums_.correct) / epoch_sums_.count);
       if (config_.check_replicas > 0 && position_.global_step % config_.check_replicas == 0) check_replicas();
-      if (counts[2] > 0) {
+      if (stop) {
         if (on_checkpoint) on_checkpoint();
         return FitOutcome::kStopSignal;
       }

@@ -43,10 +43,10 @@ struct EpochSums {
   double seconds = 0.0;  // wall time spent in this epoch's steps so far
 };
 
-/// Cumulative wall time of the step phases on this rank.
+/// Wall time of one step's phases on this rank, in seconds. `metrics` is the small
+/// reduction of loss, counts and the stop flag that follows every step.
 struct StepTimings {
-  double forward = 0, backward = 0, allreduce_wait = 0, optimizer = 0, total = 0;
-  std::int64_t steps = 0;
+  double forward = 0, backward = 0, allreduce_wait = 0, optimizer = 0, metrics = 0, total = 0;
 };
 
 enum class FitOutcome { kCompleted, kMaxSteps, kStopSignal };
@@ -76,8 +76,8 @@ class Trainer {
   TrainPosition& position() { return position_; }
   EpochSums& epoch_sums() { return epoch_sums_; }
   History& history() { return history_; }
-  const StepTimings& timings() const { return timings_; }
-  void reset_timings() { timings_ = StepTimings{}; }
+  /// Phase times of the most recent step.
+  const StepTimings& last_step_timings() const { return timings_; }
   Communicator& comm() { return comm_; }
 
   /// Makes every rank's parameters, optimizer state, position and epoch sums equal to
@@ -85,14 +85,17 @@ class Trainer {
   /// the only rank that writes it.
   void broadcast_state(int root);
 
+  /// One optimizer step on the global batch `global_batch_ids` (global_batch samples, the
+  /// same on every rank; this rank takes its shard), then the step's metric reduction.
+  /// Returns the step's loss sums over all ranks; `stop` becomes true on every rank if a
+  /// stop signal arrived on any.
+  LossSums train_step(const std::int32_t* global_batch_ids, int global_batch, bool* stop);
+
   /// Checks that every rank holds bit-identical parameters; throws Error naming the ranks
   /// that differ from rank 0.
   void check_replicas();
 
  private:
-  /// One optimizer step on global batch positions [begin, begin + global_batch) of `order`.
-  void train_step(const std::int32_t* global_batch_ids, int global_batch);
-
   TrainConfig config_;
   DataSplits data_;
   Communicator& comm_;
@@ -109,7 +112,6 @@ class Trainer {
   EpochSums epoch_sums_;
   History history_;  // one row per completed epoch, Keras' key names
   StepTimings timings_;
-  LossSums last_step_;
 };
 
 }  // namespace fmnist

@@ -1,0 +1,32 @@
+// fmnist_dist --benchmark: times training steps of one model at the job's rank count,
+// thread count and batch size, next to an sgemm peak measured in the same run.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+
+#include "fmnist/data/dataset.h"
+#include "fmnist/dist/communicator.h"
+#include "fmnist/nn/sequential.h"
+#include "fmnist/train/config.h"
+
+namespace fmnist {
+
+struct BenchmarkOptions {
+  int warmup_steps = 5;
+  int timed_steps = 30;
+  std::string json_path;  // write the figures here as JSON (rank 0), if not empty
+};
+
+/// Runs warm-up then timed steps on `data.train` and prints one Markdown row on rank 0:
+/// samples/s, median ms per step split into forward, backward, allreduce wait, optimizer
+/// and metrics, achieved GFLOP/s against a concurrently measured 1024^3 sgemm, and the
+/// largest peak RSS of any rank.
+void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& comm, const BenchmarkOptions& options,
+                   std::ostream* log);
+
+/// Training FLOPs per sample counted from the GEMMs: forward, weight gradient, and input
+/// gradient for every layer but the first.
+double training_flops_per_sample(const Sequential& model);
+
+}  // namespace fmnist

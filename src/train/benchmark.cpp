@@ -1,0 +1,143 @@
+// The benchmark: medians of per-step phase times (the machine is shared and noisy), the
+// sgemm peak measured on every rank at once (so it sees the same contention), peak RSS.
+#include "fmnist/train/benchmark.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <ostream>
+#include <vector>
+
+#include "fmnist/core/error.h"
+#include "fmnist/core/rng.h"
+#include "fmnist/math/gemm.h"
+#include "fmnist/nn/conv2d.h"
+#include "fmnist/nn/dense.h"
+#include "fmnist/train/trainer.h"
+
+namespace fmnist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(values.size() / 2), values.end());
+  return values[values.size() / 2];
+}
+
+/// Median GFLOP/s of a 1024^3 sgemm on this rank, over 5 runs after one warm-up.
+double sgemm_gflops() {
+  constexpr int kSize = 1024;
+  std::vector<float> a(kSize * kSize), b(kSize * kSize), c(kSize * kSize);
+  Rng rng(1);
+  for (float& x : a) x = rng.uniform(-1.0f, 1.0f);
+  for (float& x : b) x = rng.uniform(-1.0f, 1.0f);
+  std::vector<double> rates;
+  for (int i = 0; i < 6; ++i) {
+    const Clock::time_point start = Clock::now();
+    gemm(Transpose::kNo, Transpose::kNo, kSize, kSize, kSize, 1.0f, a.data(), b.data(), 0.0f, c.data());
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (i > 0) rates.push_back(2.0 * kSize * kSize * kSize / seconds * 1e-9);
+  }
+  return median(rates);
+}
+
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+}  // namespace
+
+double training_flops_per_sample(const Sequential& model) {
+  double flops = 0.0;
+  Shape in = model.input_shape();
+  for (std::size_t i = 0; i < model.layers().size(); ++i) {
+    const Layer* layer = model.layers()[i].get();
+    const Shape out = model.output_shapes()[i];
+    double forward = 0.0;
+    if (const auto* dense = dynamic_cast<const Dense*>(layer)) {
+      forward = 2.0 * static_cast<double>(in.per_sample()) * dense->units();
+    } else if (const auto* conv = dynamic_cast<const Conv2D*>(layer)) {
+      const int k = conv->options().kernel;
+      forward = 2.0 * k * k * in.c * static_cast<double>(out.per_sample());
+    }
+    flops += forward * (i == 0 ? 2.0 : 3.0);  // forward + dW (+ dx after the first layer)
+    in = out;
+  }
+  return flops;
+}
+
+void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& comm, const BenchmarkOptions& options,
+                   std::ostream* log) {
+  const double sgemm = sgemm_gflops();  // all ranks at once
+  Trainer trainer(config, std::move(data), comm, nullptr);
+  trainer.initialize_parameters();
+  const std::int32_t count = trainer.data().train.count;
+  const std::vector<std::int32_t> order = epoch_permutation(config.seed, 0, count);
+  const int batch = config.batch_size;
+  const int total_steps = options.warmup_steps + options.timed_steps;
+  if (static_cast<std::int64_t>(total_steps) * batch > count)
+    throw Error("--benchmark-steps: " + std::to_string(total_steps) + " steps of " + std::to_string(batch) +
+                " samples exceed the " + std::to_string(count) + " training samples");
+
+  std::vector<double> forward, backward, wait, optimizer, metrics, total;
+  for (int step = 0; step < total_steps; ++step) {
+    bool stop = false;
+    trainer.train_step(order.data() + static_cast<std::size_t>(step) * batch, batch, &stop);
+    if (step < options.warmup_steps) continue;
+    const StepTimings& t = trainer.last_step_timings();
+    forward.push_back(t.forward);
+    backward.push_back(t.backward);
+    wait.push_back(t.allreduce_wait);
+    optimizer.push_back(t.optimizer);
+    metrics.push_back(t.metrics);
+    total.push_back(t.total);
+  }
+  // The slowest rank sets the pace: report the largest median step and RSS over ranks.
+  double figures[3] = {median(total), peak_rss_mib(), sgemm};
+  std::vector<std::uint64_t> step_ns = comm.allgather(static_cast<std::uint64_t>(figures[0] * 1e9));
+  std::vector<std::uint64_t> rss_kib = comm.allgather(static_cast<std::uint64_t>(figures[1] * 1024));
+  std::vector<std::uint64_t> sgemm_mflops = comm.allgather(static_cast<std::uint64_t>(sgemm * 1e3));
+  if (!log) return;
+
+  const double step_seconds = *std::max_element(step_ns.begin(), step_ns.end()) * 1e-9;
+  const double rss = *std::max_element(rss_kib.begin(), rss_kib.end()) / 1024.0;
+  double sgemm_total = 0.0;
+  for (std::uint64_t m : sgemm_mflops) sgemm_total += m * 1e-3;
+  const double samples_per_second = batch / step_seconds;
+  const double gflops = training_flops_per_sample(trainer.model()) * samples_per_second * 1e-9;
+  const int threads = blas_threads();
+  const double ms = 1e3;
+  char row[512];
+  std::snprintf(row, sizeof(row),
+                "| %s | %d | %d | %d | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f | %.1f | %.0f%% | %.0f |",
+                config.model.c_str(), comm.size(), threads, batch, samples_per_second, step_seconds * ms,
+                median(forward) * ms, median(backward) * ms, median(wait) * ms, median(optimizer) * ms,
+                median(metrics) * ms, gflops, sgemm_total, 100.0 * gflops / sgemm_total, rss);
+  *log << "| model | ranks | threads/rank | batch | samples/s | ms/step | forward | backward | allreduce wait | "
+          "optimizer | metrics | GFLOP/s | sgemm GFLOP/s | of sgemm | peak RSS MiB/rank |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+       << row << "\n";
+  if (options.json_path.empty()) return;
+  std::ofstream json(options.json_path);
+  if (!json) throw Error("--benchmark-json: cannot write '" + options.json_path + "'");
+  char text[1024];
+  std::snprintf(text, sizeof(text),
+                "{\"model\": \"%s\", \"ranks\": %d, \"threads_per_rank\": %d, \"batch\": %d, \"timed_steps\": %d, "
+                "\"samples_per_second\": %.1f, \"ms_per_step\": %.4f, \"forward_ms\": %.4f, \"backward_ms\": %.4f, "
+                "\"allreduce_wait_ms\": %.4f, \"optimizer_ms\": %.4f, \"metrics_ms\": %.4f, "
+                "\"flops_per_sample\": %.0f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"peak_rss_mib\": %.1f}\n",
+                config.model.c_str(), comm.size(), threads, batch, options.timed_steps, samples_per_second,
+                step_seconds * ms, median(forward) * ms, median(backward) * ms, median(wait) * ms,
+                median(optimizer) * ms, median(metrics) * ms, training_flops_per_sample(trainer.model()), gflops,
+                sgemm_total, rss);
+  json << text;
+}
+
+}  // namespace fmnist
