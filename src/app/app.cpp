@@ -136,8 +136,9 @@ int run_training(const CliOptions& cli, Communicator& comm) {
   const FitOutcome outcome = trainer->fit([&] { save_run_state(*trainer, log); });
   if (outcome == FitOutcome::kStopSignal) {
     if (log)
-      *log << "stopped by signal " << stop_signal_number() << " at global step " << trainer->position().global_step
-           << "; checkpoint written, exiting with status " << kExitPreempted << "\n";
+      *log << "\nstopped by SIGTERM/SIGUSR1 (received by " << (stop_signal_received() ? "rank 0" : "another rank")
+           << ") at global step " << trainer->position().global_step << "; checkpoint written, exit status "
+           << kExitPreempted << " (resume with --resume auto)\n";
     return kExitPreempted;
   }
   const EvalResult test = trainer->evaluate(trainer->data().test);

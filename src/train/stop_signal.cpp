@@ -20,6 +20,4 @@ void install_stop_signal_handlers() {
 
 bool stop_signal_received() { return g_stop_signal != 0; }
 
-int stop_signal_number() { return g_stop_signal; }
-
 }  // namespace fmnist

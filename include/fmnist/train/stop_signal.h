@@ -12,7 +12,5 @@ constexpr int kExitPreempted = 75;
 void install_stop_signal_handlers();
 /// True once SIGTERM or SIGUSR1 has arrived in this process.
 bool stop_signal_received();
-/// The signal number received, or 0.
-int stop_signal_number();
 
 }  // namespace fmnist
