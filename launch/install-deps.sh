@@ -10,6 +10,7 @@ readonly PACKAGES=(
   zlib1g-dev
   libboost-program-options-dev
   libhdf5-dev
+  hdf5-tools
   libgtest-dev
   cmake
   g++
