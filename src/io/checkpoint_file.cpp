@@ -1,5 +1,5 @@
 // Checkpoint file (see checkpoint_file.h). Layout, HDF5 1.10 format after a 512-byte seal:
-//   seal (user block) "FMNISTCK", file size, CRC-64 of the whole file
+//   seal (user block) "FMNISTCK", file size, CRC-32 (zlib) of the whole file
 //   /                 attrs format_version:int32, model_spec, config:string,
 //                     world_size, epoch, step_in_epoch, global_step:int64
 //   /rng_state        uint64[n]
@@ -11,11 +11,12 @@
 #include "fmnist/io/checkpoint_file.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <limits>
 #include <set>
+
+#include <zlib.h>
 
 #include "atomic_file.h"
 #include "fmnist/core/error.h"
@@ -30,34 +31,24 @@ const char kOptimizerNameAttribute[] = "name";
 // The seal, in the HDF5 user block (bytes HDF5 reserves for the application and never reads):
 //   offset 0   char[8]  "FMNISTCK"
 //   offset 8   uint64   file size in bytes (little-endian): catches truncation and appending
-//   offset 16  uint64   CRC-64/XZ of the whole file, computed with these 8 bytes as zero
+//   offset 16  uint64   CRC-32 (zlib) of the whole file, computed with these 8 bytes as zero
 //   offset 24  zeros up to kSealBytes (covered by the CRC too)
 constexpr std::size_t kSealBytes = 512;  // the smallest user block HDF5 allows
 constexpr char kSealMagic[8] = {'F', 'M', 'N', 'I', 'S', 'T', 'C', 'K'};
 constexpr std::size_t kSealSizeOffset = 8;
 constexpr std::size_t kSealCrcOffset = 16;
 
-// CRC-64/XZ (ECMA-182 polynomial, reflected; check value of "123456789" is 0x995DC9BBDF1939FA).
-// It detects every error burst up to 64 bits long, so any flipped byte.
-class Crc64 {
+// zlib's CRC-32 over the whole file: it detects every change confined to 32 consecutive
+// bits, so any flipped byte, and other damage with odds of 1 in 2^32 of slipping through.
+class FileCrc {
  public:
-  Crc64() {
-    for (std::uint64_t i = 0; i < 256; ++i) {
-      std::uint64_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0xC96C5795D7870F42ull : c >> 1;
-      table_[i] = c;
-    }
-  }
   void update(const char* data, std::size_t size) {
-    for (std::size_t i = 0; i < size; ++i) {
-      crc_ = table_[(crc_ ^ static_cast<unsigned char>(data[i])) & 0xFF] ^ (crc_ >> 8);
-    }
+    crc_ = crc32(crc_, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(size));
   }
-  std::uint64_t value() const { return ~crc_; }
+  std::uint64_t value() const { return crc_; }
 
  private:
-  std::array<std::uint64_t, 256> table_;
-  std::uint64_t crc_ = ~std::uint64_t{0};
+  uLong crc_ = crc32(0L, Z_NULL, 0);
 };
 
 void put_u64(char* out, std::uint64_t v) {
@@ -73,7 +64,7 @@ std::uint64_t get_u64(const char* in) {
 // CRC of the whole of `stream`, read from the start with the seal's CRC field taken as zero.
 // Also returns the first kSealBytes (fewer for a short file) in `seal`, and the size in bytes.
 std::uint64_t file_crc(std::fstream& stream, std::string& seal, std::uint64_t& size) {
-  Crc64 crc;
+  FileCrc crc;
   std::vector<char> buf(std::size_t{1} << 20);
   stream.seekg(0);
   size = 0;
@@ -136,7 +127,7 @@ void verify_seal(const std::string& file) {
   const std::uint64_t recorded_crc = get_u64(seal.data() + kSealCrcOffset);
   if (recorded_crc != crc) {
     char text[96];
-    std::snprintf(text, sizeof(text), "expected CRC-64 %016llx, found %016llx",
+    std::snprintf(text, sizeof(text), "expected CRC-32 %08llx, found %08llx",
                   static_cast<unsigned long long>(recorded_crc),
                   static_cast<unsigned long long>(crc));
     throw Error(file + ": " + text + " (corrupted: some byte changed since it was written)");
