@@ -132,7 +132,6 @@ int run_training(const CliOptions& cli, Communicator& comm) {
   } else {
     trainer->initialize_parameters();
   }
-  install_stop_signal_handlers();
   const FitOutcome outcome = trainer->fit([&] { save_run_state(*trainer, log); });
   if (outcome == FitOutcome::kStopSignal) {
     if (log)
@@ -198,6 +197,8 @@ int run_benchmark_command(const CliOptions& cli, Communicator& comm) {
 }  // namespace
 
 int run_app(int argc, const char* const* argv, Communicator& comm) {
+  // First of all: a SIGUSR1 that arrives while the data loads must set the flag, not kill.
+  install_stop_signal_handlers();
   CliOptions cli;
   std::string error;
   try {

@@ -121,6 +121,9 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
       if (config_.check_replicas > 0 && position_.global_step % config_.check_replicas == 0) check_replicas();
       if (stop) {
         if (on_checkpoint) on_checkpoint();
+        // No rank may exit before rank 0's checkpoint is on disk: launchers kill the whole
+        // job as soon as one rank exits with a non-zero status.
+        comm_.barrier();
         return FitOutcome::kStopSignal;
       }
       if (config_.checkpoint_every > 0 && position_.global_step % config_.checkpoint_every == 0 &&

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # Shared helpers for the end-to-end script tests (sourced, not run).
 # Each test is called as: bash tests/scripts/test_X.sh <build_dir> <source_dir>
 

@@ -1,8 +1,10 @@
+#!/usr/bin/env bash
 # A checkpoint with a flipped byte, a truncated one, one of another model, and a missing
 # path each end --resume / --evaluate with a one-line error and a non-zero exit, and the
 # good checkpoint beside them still loads afterwards (nothing lost). h5dump, when
 # installed, reads the checkpoint and the history file.
 set -uo pipefail
+# shellcheck source=tests/scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_data
 
@@ -17,7 +19,7 @@ size=$(stat -c %s "$good")
 cp "$good" "$work/flipped.h5"
 offset=$((size / 2))
 byte=$(od -An -tu1 -j "$offset" -N1 "$good" | tr -d ' ')
-printf "$(printf '\\%03o' $(((byte + 1) % 256)))" | dd of="$work/flipped.h5" bs=1 seek="$offset" conv=notrunc 2>/dev/null
+printf '%b' "$(printf '\\%03o' $(((byte + 1) % 256)))" | dd of="$work/flipped.h5" bs=1 seek="$offset" conv=notrunc 2>/dev/null
 cmp -s "$good" "$work/flipped.h5" && fail "the byte flip did not change the file"
 head -c $((size / 2)) "$good" >"$work/truncated.h5"
 

@@ -1,6 +1,8 @@
+#!/usr/bin/env bash
 # Bad input ends with a one-line error naming the problem and a non-zero exit: no crash,
 # no core dump, no hang. Run in one process and under mpirun -np 2.
 set -uo pipefail
+# shellcheck source=tests/scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_data
 

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # Preemption and crashes on the real data, at np=2:
 #  1. SIGUSR1 to one rank mid-epoch: all ranks checkpoint together and exit 75; resuming
 #     with --resume auto ends with the same history values and test line as a run that was
@@ -6,6 +7,7 @@
 #     --resume auto: every checkpoint left behind opens (--evaluate), and the run finishes
 #     with normal accuracy.
 set -uo pipefail
+# shellcheck source=tests/scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_data
 

@@ -1,6 +1,8 @@
+#!/usr/bin/env bash
 # On the real data: mlp reaches test accuracy >= 0.80 after one epoch in one process, and
 # np = 1, 2, 4 print the same test_loss for the same global batch and seed (to 1e-4 relative).
 set -uo pipefail
+# shellcheck source=tests/scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_data
 
