@@ -2,6 +2,7 @@
 // gradient there (windows may overlap when stride < pool, so it accumulates).
 #include "fmnist/nn/max_pool2d.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "fmnist/core/error.h"
@@ -41,12 +42,12 @@ void MaxPool2D::forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*
 #pragma omp simd
         for (int ow = 0; ow < o.w; ++ow) {
           const float a = top[2 * ow], b = top[2 * ow + 1], c = bottom[2 * ow], d = bottom[2 * ow + 1];
-          const float upper = b > a ? b : a;
-          const float lower = d > c ? d : c;
-          const int upper_offset = b > a ? 1 : 0;
-          const int lower_offset = (d > c ? 1 : 0) + s.w;
-          row_out[ow] = lower > upper ? lower : upper;
-          row_arg[ow] = row_start + 2 * ow + (lower > upper ? lower_offset : upper_offset);
+          const int right_up = static_cast<int>(b > a), right_down = static_cast<int>(d > c);
+          const float upper = std::max(a, b), lower = std::max(c, d);
+          const int down = static_cast<int>(lower > upper);
+          row_out[ow] = std::max(upper, lower);
+          // Offset in the window: 0, 1 (top row) or w, w + 1 (bottom row); ties keep the first.
+          row_arg[ow] = row_start + 2 * ow + down * (s.w + right_down) + (1 - down) * right_up;
         }
       }
       continue;

@@ -25,7 +25,7 @@ struct TrainConfig {
   int checkpoint_every = 0;              // extra checkpoints every N steps; 0 = end of epoch only
   int keep_checkpoints = 3;
   std::string resume;                    // "", a checkpoint path, or "auto"
-  double bucket_mb = 1.0;                // gradient allreduce bucket size
+  double bucket_mb = 0.25;               // gradient allreduce bucket size (measured: results/README.md)
 };
 
 /// 'key = value' lines, one per option, in the --config file syntax.

@@ -1,0 +1,523 @@
+#!/usr/bin/env bash
+# Runs the benchmark matrix and writes results/benchmark.md and results/benchmark.json.
+#
+#   launch/benchmark.sh [--reps N] [--quick] [--no-torch] [--python PY] [--binary PATH]
+#                       [--data-dir DIR] [--out-dir DIR] [--work-dir DIR]
+#
+# Sections (1 BLAS thread per rank throughout; every figure comes from `fmnist_dist --benchmark`
+# or launch/pytorch_peer.py in this run):
+#   (a) fmnist_dist, all six presets, np=1, batch 32;
+#   (b) fmnist_dist vs PyTorch (launch/pytorch_peer.py, the same layers, data and steps), np=1,
+#       batch 32: each pair back to back, N reps alternating which goes first; medians of
+#       samples/s and the median of the per-pair ratios;
+#   (c) scaling of cnn and mlp: np=1, 2 and 4 (4 > cores: oversubscribed), global batch 32
+#       and 64, N reps rotating the order; samples/s, ratio vs np=1 of the same rep, and the
+#       allreduce-wait share of the step;
+#   (d) peak RSS per rank of cnn and cnn-deep at np=1, 2, 4.
+# Timed steps: 200 for the MLPs, 60 for the CNNs, 25 for cnn-deep (5 warm-up, 3 for cnn-deep);
+# about 5 minutes on 2 cores. Options:
+#   --reps N         repetitions for (b) and (c) (default 3)
+#   --quick          a fifth of the steps and 1 rep: checks the script, not the machine
+#   --no-torch       skip the PyTorch peer
+#   --python PY      the Python with torch for the peer (default: the first of $PYTHON,
+#                    python3, /usr/bin/python3 that imports torch and numpy)
+#   --binary PATH    fmnist_dist to time (default build/fmnist_dist; a copy taken at the start
+#                    is what runs, so a rebuild meanwhile cannot mix builds)
+#   --data-dir DIR   Fashion-MNIST .gz files (default data/fashion-mnist)
+#   --out-dir DIR    where benchmark.md/.json go (default results)
+#   --work-dir DIR   keep each run's log and JSON there (default: a temporary folder, removed)
+# Needs mpirun (Open MPI) and python3 (for the tables). Every run has a 300 s time limit; a
+# failed run is reported as failed, never replaced by a figure.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+reps=3
+quick=0
+use_torch=1
+peer_python=""
+binary="build/fmnist_dist"
+data_dir="data/fashion-mnist"
+out_dir="results"
+work_dir=""
+invocation="launch/benchmark.sh"
+for arg in "$@"; do invocation+=" $(printf '%q' "$arg")"; done
+
+usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+need_value() { [[ $# -ge 2 && -n "$2" ]] || { echo "benchmark.sh: $1 needs a value" >&2; exit 2; }; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --reps) need_value "$@"; reps="$2"; shift 2 ;;
+    --quick) quick=1; shift ;;
+    --no-torch) use_torch=0; shift ;;
+    --python) need_value "$@"; peer_python="$2"; shift 2 ;;
+    --binary) need_value "$@"; binary="$2"; shift 2 ;;
+    --data-dir) need_value "$@"; data_dir="$2"; shift 2 ;;
+    --out-dir) need_value "$@"; out_dir="$2"; shift 2 ;;
+    --work-dir) need_value "$@"; work_dir="$2"; shift 2 ;;
+    *) echo "benchmark.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+if ! [[ "$reps" =~ ^[1-9][0-9]*$ ]]; then
+  echo "benchmark.sh: --reps: expected a positive integer, found '$reps'" >&2
+  exit 2
+fi
+if [[ ! -x "$binary" ]]; then
+  echo "benchmark.sh: no executable '$binary' (build it with launch/build.sh, or pass --binary)" >&2
+  exit 1
+fi
+if [[ ! -f "$data_dir/train-images-idx3-ubyte.gz" || ! -f "$data_dir/train-labels-idx1-ubyte.gz" ]]; then
+  echo "benchmark.sh: no Fashion-MNIST training files in '$data_dir' (launch/fetch-data.sh)" >&2
+  exit 1
+fi
+command -v mpirun >/dev/null || { echo "benchmark.sh: mpirun not found" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "benchmark.sh: python3 not found (it writes the tables)" >&2; exit 1; }
+
+# Which Python runs the peer.
+torch_note=""
+if (( use_torch )); then
+  candidates=()
+  if [[ -n "$peer_python" ]]; then
+    candidates=("$peer_python")
+  else
+    if [[ -n "${PYTHON:-}" ]]; then candidates+=("$PYTHON"); fi
+    candidates+=(python3 /usr/bin/python3)
+  fi
+  peer_python=""
+  for py in "${candidates[@]}"; do
+    if command -v "$py" >/dev/null && "$py" -c 'import torch, numpy' >/dev/null 2>&1; then
+      peer_python="$py"
+      break
+    fi
+  done
+  if [[ -z "$peer_python" ]]; then
+    use_torch=0
+    torch_note="torch could not be imported by any of: ${candidates[*]} (Debian: apt-get install python3-torch); the PyTorch peer was skipped"
+    echo "benchmark.sh: $torch_note" >&2
+  fi
+else
+  torch_note="the PyTorch peer was skipped (--no-torch)"
+fi
+
+cleanup_work=0
+if [[ -z "$work_dir" ]]; then
+  work_dir="$(mktemp -d /tmp/fmnist-benchmark.XXXXXX)"
+  cleanup_work=1
+fi
+mkdir -p "$work_dir" "$out_dir"
+cleanup() { if (( cleanup_work )); then rm -rf -- "$work_dir"; fi; }
+trap cleanup EXIT
+
+mpi_flags=(--quiet --oversubscribe)
+if [[ "$(id -u)" == "0" ]]; then mpi_flags+=(--allow-run-as-root); fi
+cores="$(nproc)"
+
+# steps_for MODEL -> "TIMED WARMUP"
+steps_for() {
+  local timed warmup=5
+  case "$1" in
+    mlp|mlp-300-100) timed=200 ;;
+    cnn-deep) timed=25; warmup=3 ;;
+    *) timed=60 ;;
+  esac
+  if (( quick )); then timed=$(( (timed + 4) / 5 )); warmup=2; fi
+  echo "$timed $warmup"
+}
+if (( quick )); then reps=1; fi
+
+# Time a snapshot of the binary: build/ may be rebuilt by someone else while this runs.
+binary_sum() { sha256sum "$1" | cut -c1-16; }
+binary_sum_before="$(binary_sum "$binary")"
+binary_mtime="$(date -u -r "$binary" +%Y-%m-%dT%H:%M:%SZ)"
+binary_source="$binary"
+snapshot="$work_dir/fmnist_dist"
+cp -- "$binary" "$snapshot"
+binary_cache="$(dirname "$binary")/CMakeCache.txt"
+binary="$snapshot"
+manifest="$work_dir/manifest.tsv"
+: > "$manifest"
+run_id=0
+started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+start_seconds="$SECONDS"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# run_case SECTION REP TOOL NP MODEL BATCH ORDER: runs one benchmark, appends a manifest line.
+run_case() {
+  local section="$1" rep="$2" tool="$3" np="$4" model="$5" batch="$6" order="$7"
+  local timed warmup
+  read -r timed warmup <<< "$(steps_for "$model")"
+  run_id=$(( run_id + 1 ))
+  local json="$work_dir/run$run_id.json" log="$work_dir/run$run_id.log"
+  local -a cmd
+  if [[ "$tool" == "fmnist_dist" ]]; then
+    cmd=(mpirun "${mpi_flags[@]}" -np "$np" "$binary" --benchmark --model "$model" --batch-size "$batch"
+         --threads 1 --benchmark-steps "$timed" --benchmark-warmup "$warmup" --data-dir "$data_dir"
+         --benchmark-json "$json")
+  else
+    cmd=("$peer_python" launch/pytorch_peer.py --model "$model" --batch-size "$batch" --threads 1
+         --steps "$timed" --warmup "$warmup" --data-dir "$data_dir" --json "$json")
+  fi
+  local text="" word
+  for word in "${cmd[@]}"; do text+="${text:+ }$(printf '%q' "$word")"; done
+  local begin load rc=0
+  begin="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  printf '[%3ds] %s\n' "$(( SECONDS - start_seconds ))" "$text" >&2
+  timeout 300 "${cmd[@]}" > "$log" 2>&1 || rc=$?
+  if (( rc != 0 )); then
+    echo "benchmark.sh: run $run_id failed (exit $rc); last lines:" >&2
+    tail -n 5 "$log" >&2 || true
+  fi
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run_id" "$section" "$rep" "$tool" "$np" \
+    "$model" "$batch" "$timed" "$warmup" "$order" "$rc" "$begin" "$load" "$text" >> "$manifest"
+}
+
+# (a) every preset, np=1, batch 32.
+presets=(mlp cnn cnn-gap cnn-deep mlp-300-100 cnn-2x64)
+for model in "${presets[@]}"; do
+  run_case presets 1 fmnist_dist 1 "$model" 32 1
+done
+
+# (b) back-to-back pairs, alternating which goes first.
+if (( use_torch )); then
+  for (( rep = 1; rep <= reps; rep++ )); do
+    for model in "${presets[@]}"; do
+      if (( rep % 2 == 1 )); then
+        run_case pairs "$rep" fmnist_dist 1 "$model" 32 1
+        run_case pairs "$rep" pytorch 1 "$model" 32 2
+      else
+        run_case pairs "$rep" pytorch 1 "$model" 32 1
+        run_case pairs "$rep" fmnist_dist 1 "$model" 32 2
+      fi
+    done
+  done
+fi
+
+# (c) scaling, rotating the order of np within each rep.
+nps=(1 2 4)
+for (( rep = 1; rep <= reps; rep++ )); do
+  for model in cnn mlp; do
+    for batch in 32 64; do
+      for (( k = 0; k < ${#nps[@]}; k++ )); do
+        np="${nps[$(( (k + rep - 1) % ${#nps[@]} ))]}"
+        run_case scaling "$rep" fmnist_dist "$np" "$model" "$batch" "$(( k + 1 ))"
+      done
+    done
+  done
+done
+
+# (d) memory: cnn comes from (a) and (c); cnn-deep at np=2 and 4 here.
+for np in 2 4; do
+  run_case rss 1 fmnist_dist "$np" cnn-deep 32 1
+done
+
+finished_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+elapsed=$(( SECONDS - start_seconds ))
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Machine facts.
+machine="$work_dir/machine.env"
+{
+  printf 'cpu_model\t%s\n' "$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)"
+  printf 'cpus\t%s\n' "$(lscpu | sed -n 's/^CPU(s):[[:space:]]*//p' | head -n 1)"
+  printf 'threads_per_core\t%s\n' "$(lscpu | sed -n 's/^Thread(s) per core:[[:space:]]*//p' | head -n 1)"
+  printf 'cores_per_socket\t%s\n' "$(lscpu | sed -n 's/^Core(s) per socket:[[:space:]]*//p' | head -n 1)"
+  printf 'sockets\t%s\n' "$(lscpu | sed -n 's/^Socket(s):[[:space:]]*//p' | head -n 1)"
+  printf 'nproc\t%s\n' "$cores"
+  printf 'avx512f\t%s\n' "$(grep -qw avx512f /proc/cpuinfo && echo yes || echo no)"
+  printf 'mem_total_kib\t%s\n' "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
+  printf 'os\t%s\n' "$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' /etc/os-release)"
+  printf 'kernel\t%s\n' "$(uname -r)"
+  printf 'openmpi\t%s\n' "$(mpirun --version 2>/dev/null | head -n 1)"
+  printf 'openblas_lib\t%s\n' "$(ldd "$binary" 2>/dev/null | awk '/libopenblas|libblas/ {print $3; exit}')"
+  printf 'openblas_packages\t%s\n' "$(dpkg-query -W -f='${Package} ${Version}; ' 'libopenblas0*' 2>/dev/null || true)"
+  printf 'compiler\t%s\n' "$(sed -n 's/^CMAKE_CXX_COMPILER:[^=]*=//p' "$binary_cache" 2>/dev/null | head -n 1)"
+  printf 'build_type\t%s\n' "$(sed -n 's/^CMAKE_BUILD_TYPE:[^=]*=//p' "$binary_cache" 2>/dev/null | head -n 1)"
+  printf 'binary\t%s\n' "$binary_source"
+  printf 'snapshot\t%s\n' "$snapshot"
+  printf 'binary_sha256\t%s\n' "$binary_sum_before"
+  printf 'binary_sha256_after\t%s\n' "$(binary_sum "$binary_source" 2>/dev/null || echo missing)"
+  printf 'binary_mtime\t%s\n' "$binary_mtime"
+  printf 'git_commit\t%s\n' "$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  printf 'git_uncommitted_files\t%s\n' "$(git status --porcelain 2>/dev/null | wc -l)"
+  printf 'peer_python\t%s\n' "$peer_python"
+  printf 'torch_note\t%s\n' "$torch_note"
+  printf 'invocation\t%s\n' "$invocation"
+  printf 'started_at\t%s\n' "$started_at"
+  printf 'finished_at\t%s\n' "$finished_at"
+  printf 'elapsed_s\t%s\n' "$elapsed"
+  printf 'loadavg_before\t%s\n' "$load_before"
+  printf 'loadavg_after\t%s\n' "$load_after"
+  printf 'reps\t%s\n' "$reps"
+  printf 'quick\t%s\n' "$quick"
+  printf 'mpi_flags\t%s\n' "${mpi_flags[*]}"
+} > "$machine"
+if [[ -n "$peer_python" ]]; then
+  "$peer_python" -c 'import torch, numpy, platform
+print("torch\t" + torch.__version__)
+print("numpy\t" + numpy.__version__)
+print("peer_python_version\t" + platform.python_version())' >> "$machine" 2>/dev/null || true
+fi
+
+python3 - "$work_dir" "$out_dir" <<'PY'
+"""Turns the manifest and per-run JSON files into benchmark.md and benchmark.json."""
+import ctypes
+import json
+import os
+import statistics
+import sys
+
+work, out = sys.argv[1], sys.argv[2]
+m = {}
+with open(os.path.join(work, "machine.env")) as f:
+    for line in f:
+        k, _, v = line.rstrip("\n").partition("\t")
+        m[k] = v
+try:  # OpenBLAS' own description of the library the binary loads
+    lib = ctypes.CDLL(m.get("openblas_lib", ""))
+    lib.openblas_get_config.restype = ctypes.c_char_p
+    lib.openblas_get_corename.restype = ctypes.c_char_p
+    m["openblas_config"] = lib.openblas_get_config().decode().strip()
+    m["openblas_core"] = lib.openblas_get_corename().decode().strip()
+except (OSError, AttributeError):
+    pass
+
+runs = []
+fields = ["id", "section", "rep", "tool", "np", "model", "batch", "timed_steps", "warmup_steps", "order", "exit",
+          "started", "loadavg_1min", "command"]
+with open(os.path.join(work, "manifest.tsv")) as f:
+    for line in f:
+        r = dict(zip(fields, line.rstrip("\n").split("\t")))
+        for k in ("id", "rep", "np", "batch", "timed_steps", "warmup_steps", "order", "exit"):
+            r[k] = int(r[k])
+        r["result"] = None
+        path = os.path.join(work, f"run{r['id']}.json")
+        if r["exit"] == 0 and os.path.exists(path):
+            with open(path) as j:
+                r["result"] = json.load(j)
+        runs.append(r)
+
+cores = int(m["nproc"])
+reps = int(m["reps"])
+med = statistics.median
+
+
+def sps(r):
+    return r["result"]["samples_per_second"] if r and r["result"] else None
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "failed"
+    return f"{x:,.{digits}f}"
+
+
+def pick(**kw):
+    return [r for r in runs if all(r[k] == v for k, v in kw.items())]
+
+
+presets = ["mlp", "cnn", "cnn-gap", "cnn-deep", "mlp-300-100", "cnn-2x64"]
+md = []
+summary = {}
+mem_gib = int(m["mem_total_kib"]) / 1024 / 1024
+md += [
+    "# Benchmark: fmnist_dist training throughput, and fmnist_dist vs PyTorch",
+    "",
+    f"Generated by `{m['invocation']}` (from the repository root) on {m['started_at']} – {m['finished_at']} "
+    f"({m['elapsed_s']} s). Every figure below was measured in that run; a run that failed shows as "
+    "\"failed\". Regenerate with the same command.",
+    "",
+    "**Machine**: " + f"{m['cpu_model']}, {m['cpus']} CPUs ({m['sockets']} socket x {m['cores_per_socket']} cores x "
+    f"{m['threads_per_core']} threads/core), AVX-512: {m['avx512f']}, {mem_gib:.1f} GiB; {m['os']}, kernel {m['kernel']}; "
+    f"{m['openmpi']}; {m.get('openblas_config', 'OpenBLAS ' + m['openblas_packages'])} "
+    f"(core {m.get('openblas_core', '?')}, `{m['openblas_lib']}`); "
+    + (f"PyTorch {m['torch']} (Debian python3-torch, numpy {m['numpy']}, Python {m['peer_python_version']}, "
+       f"`{m['peer_python']}`)" if m.get("torch") else "PyTorch: not used (see the note below)")
+    + f". Binary `{m['binary']}` ({m['build_type'] or 'unknown'} build, {m['compiler']}, built "
+    f"{m['binary_mtime']}, sha256 {m['binary_sha256']}…; the runs time a copy taken at the start, `{m['snapshot']}` in the commands), repository at commit {m['git_commit'][:12]} with {m['git_uncommitted_files']} "
+    f"uncommitted files. Load average (1/5/15 min) {m['loadavg_before']} before, {m['loadavg_after']} after: "
+    "the machine is shared, so absolute figures vary from run to run; ratios are taken between runs made "
+    "back to back.",
+    "",
+    "**Method**: `fmnist_dist --benchmark` runs W untimed warm-up steps and S timed training steps on the real "
+    "training data (55,000 images after the 5,000 held out), and reports samples/s = global batch / median "
+    "step time (the slowest rank's median), the median of each phase (forward includes the batch gather and "
+    "the loss; allreduce wait and the phase split are rank 0's), GFLOP/s against a 1024³ sgemm measured in the "
+    "same process, and peak RSS (the largest over ranks). `launch/pytorch_peer.py` builds the same layers in "
+    "PyTorch (parameter counts equal), gathers each batch the same way (index a uint8 tensor, convert, scale), "
+    "and times the same W + S steps of Adam + cross-entropy with one intra-op, one inter-op and one BLAS "
+    "thread, reporting samples/s = batch / median step. Every run has 1 BLAS thread per rank and runs under "
+    f"`timeout 300`. Timed steps: 200 (mlp, mlp-300-100), 60 (cnn, cnn-gap, cnn-2x64), 25 (cnn-deep)"
+    + (" — divided by 5 because of --quick" if m["quick"] == "1" else "") + ".",
+    "",
+]
+if m.get("torch_note"):
+    md += [f"**Note**: {m['torch_note']}.", ""]
+if m["binary_sha256"] != m["binary_sha256_after"]:
+    md += [f"**Note**: `{m['binary']}` was rebuilt by someone while this ran (sha256 {m['binary_sha256']}… at the "
+           f"start, {m['binary_sha256_after']}… at the end). Every run timed the copy taken at the start, but "
+           "some runs shared the cores with the compiler; the load average column of the command list shows "
+           "which.", ""]
+
+# (a)
+md += ["## (a) fmnist_dist, every preset (np=1, 1 thread, batch 32)", "",
+       "| model | timed steps | samples/s | ms/step | forward | backward | allreduce wait | optimizer | metrics "
+       "| GFLOP/s | sgemm GFLOP/s | of sgemm | peak RSS MiB/rank |",
+       "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+summary["presets"] = []
+for model in presets:
+    for r in pick(section="presets", model=model):
+        x = r["result"]
+        if x:
+            md.append(f"| {model} | {r['timed_steps']} | {x['samples_per_second']:,.0f} | {x['ms_per_step']:.3f} | "
+                      f"{x['forward_ms']:.3f} | {x['backward_ms']:.3f} | {x['allreduce_wait_ms']:.3f} | "
+                      f"{x['optimizer_ms']:.3f} | {x['metrics_ms']:.3f} | {x['gflops']:.1f} | "
+                      f"{x['sgemm_gflops']:.1f} | {100 * x['gflops'] / x['sgemm_gflops']:.0f}% | "
+                      f"{x['peak_rss_mib']:.0f} |")
+        else:
+            md.append(f"| {model} | {r['timed_steps']} | failed (exit {r['exit']}) |" + " |" * 10)
+        summary["presets"].append({"model": model, "run": r["id"], **(x or {"failed": True})})
+md += ["", "Phase times are medians in ms per step.", ""]
+
+# (b)
+summary["pairs"] = []
+md += ["## (b) fmnist_dist vs PyTorch (np=1, 1 thread, batch 32, the same steps)", ""]
+pair_runs = pick(section="pairs")
+if not pair_runs:
+    md += ["Not measured: " + (m.get("torch_note") or "no pairs") + ".", ""]
+else:
+    md += [f"Each pair ran back to back, {reps} time{'s' if reps > 1 else ''}, alternating which ran first; samples/s are the medians "
+           "over the reps, the ratio is the median of the per-pair ratios (fmnist_dist / PyTorch).", "",
+           "| model | timed steps | fmnist_dist samples/s | PyTorch samples/s | ratio (median) | per-pair ratios |",
+           "|---|---|---|---|---|---|"]
+    detail = ["| model | rep | first | fmnist_dist samples/s | PyTorch samples/s | ratio | PyTorch forward / "
+              "backward / optimizer ms | PyTorch CPU/wall |", "|---|---|---|---|---|---|---|---|"]
+    for model in presets:
+        ours_all, theirs_all, ratios = [], [], []
+        steps = None
+        for rep in range(1, reps + 1):
+            a = pick(section="pairs", model=model, rep=rep, tool="fmnist_dist")
+            b = pick(section="pairs", model=model, rep=rep, tool="pytorch")
+            if not a or not b:
+                continue
+            a, b = a[0], b[0]
+            steps = a["timed_steps"]
+            sa, sb = sps(a), sps(b)
+            ratio = sa / sb if sa and sb else None
+            if sa: ours_all.append(sa)
+            if sb: theirs_all.append(sb)
+            if ratio: ratios.append(ratio)
+            first = "fmnist_dist" if a["order"] == 1 else "PyTorch"
+            y = b["result"]
+            split = (f"{y['forward_ms']:.3f} / {y['backward_ms']:.3f} / {y['optimizer_ms']:.3f}" if y else "failed")
+            cpu = f"{y['cpu_time_per_wall_time']:.2f}" if y else ""
+            detail.append(f"| {model} | {rep} | {first} | {fmt(sa)} | {fmt(sb)} | "
+                          f"{fmt(ratio, 2) if ratio else 'n/a'} | {split} | {cpu} |")
+            summary["pairs"].append({"model": model, "rep": rep, "first": first, "fmnist_dist_run": a["id"],
+                                     "pytorch_run": b["id"], "fmnist_dist_samples_per_second": sa,
+                                     "pytorch_samples_per_second": sb, "ratio": ratio})
+        if steps is None:
+            continue
+        mo = med(ours_all) if ours_all else None
+        mt = med(theirs_all) if theirs_all else None
+        mr = med(ratios) if ratios else None
+        md.append(f"| {model} | {steps} | {fmt(mo)} | {fmt(mt)} | {fmt(mr, 2) + 'x' if mr else 'n/a'} | "
+                  + ", ".join(f"{x:.2f}" for x in ratios) + " |")
+        summary.setdefault("pairs_median", []).append(
+            {"model": model, "timed_steps": steps, "fmnist_dist_samples_per_second": mo,
+             "pytorch_samples_per_second": mt, "median_ratio": mr, "ratios": ratios})
+    md += ["", "Every pair:", ""] + detail + [""]
+
+# (c)
+summary["scaling"] = []
+md += ["## (c) Scaling: np ranks x 1 thread, global batch 32 and 64", "",
+       f"{cores} cores: np=4 is **oversubscribed** (4 ranks on {cores} cores, so it cannot be faster than np=2; "
+       "it shows the cost of the extra communication and time-sharing). Medians over "
+       f"{reps} rep{'s' if reps > 1 else ''}; the order of np rotates between reps; \"vs np=1\" is the median of the per-rep ratios "
+       "samples/s(np) / samples/s(np=1 of the same rep); \"wait share\" is rank 0's median allreduce wait / "
+       "median step.", "",
+       "| model | global batch | np | samples/s | vs np=1 | ms/step | allreduce wait ms | wait share | "
+       "peak RSS MiB/rank | per-rep samples/s |",
+       "|---|---|---|---|---|---|---|---|---|---|"]
+for model in ("cnn", "mlp"):
+    for batch in (32, 64):
+        for np_ in (1, 2, 4):
+            rows, ratios = [], []
+            for rep in range(1, reps + 1):
+                r = pick(section="scaling", model=model, batch=batch, np=np_, rep=rep)
+                base = pick(section="scaling", model=model, batch=batch, np=1, rep=rep)
+                if not r:
+                    continue
+                rows.append(r[0])
+                if sps(r[0]) and base and sps(base[0]):
+                    ratios.append(sps(r[0]) / sps(base[0]))
+            ok = [r["result"] for r in rows if r["result"]]
+            if not rows:
+                continue
+            label = f"{np_} (oversubscribed)" if np_ > cores else str(np_)
+            if not ok:
+                md.append(f"| {model} | {batch} | {label} | failed |" + " |" * 6)
+                continue
+            s = med([x["samples_per_second"] for x in ok])
+            step = med([x["ms_per_step"] for x in ok])
+            wait = med([x["allreduce_wait_ms"] for x in ok])
+            share = med([x["allreduce_wait_ms"] / x["ms_per_step"] for x in ok])
+            rss = max(x["peak_rss_mib"] for x in ok)
+            mr = med(ratios) if ratios else None
+            md.append(f"| {model} | {batch} | {label} | {s:,.0f} | {f'{mr:.2f}x' if mr else 'n/a'} | {step:.3f} | {wait:.3f} | "
+                      f"{100 * share:.0f}% | {rss:.0f} | " + ", ".join(fmt(sps(r)) for r in rows) + " |")
+            summary["scaling"].append({"model": model, "global_batch": batch, "np": np_,
+                                       "oversubscribed": np_ > cores, "median_samples_per_second": s,
+                                       "median_ratio_vs_np1": mr, "ratios_vs_np1": ratios,
+                                       "median_ms_per_step": step, "median_allreduce_wait_ms": wait,
+                                       "median_wait_share": share, "peak_rss_mib": rss,
+                                       "runs": [r["id"] for r in rows]})
+md += [""]
+
+# (d)
+summary["rss"] = []
+md += ["## (d) Peak RSS per rank (MiB, the largest over ranks; batch 32)", "",
+       "| model | np | fmnist_dist peak RSS MiB/rank | from | PyTorch peak RSS MiB (1 process) "
+       "| PyTorch RSS after `import torch` MiB |",
+       "|---|---|---|---|---|---|"]
+for model in ("cnn", "cnn-deep"):
+    torch_ok = [r["result"] for r in pick(section="pairs", model=model, tool="pytorch") if r["result"]]
+    torch_rss = [x["peak_rss_mib"] for x in torch_ok]
+    torch_base = [x["rss_after_import_mib"] for x in torch_ok if "rss_after_import_mib" in x]
+    for np_ in (1, 2, 4):
+        cand = [r for r in runs if r["model"] == model and r["np"] == np_ and r["batch"] == 32
+                and r["tool"] == "fmnist_dist" and r["result"]]
+        if not cand:
+            continue
+        rss = max(r["result"]["peak_rss_mib"] for r in cand)
+        label = f"{np_} (oversubscribed)" if np_ > cores else str(np_)
+        tr = f"{max(torch_rss):.0f}" if (np_ == 1 and torch_rss) else ""
+        tb = f"{max(torch_base):.0f}" if (np_ == 1 and torch_base) else ""
+        md.append(f"| {model} | {label} | {rss:.0f} | runs {', '.join(str(r['id']) for r in cand)} | {tr} | {tb} |")
+        summary["rss"].append({"model": model, "np": np_, "peak_rss_mib_per_rank": rss,
+                               "runs": [r["id"] for r in cand],
+                               "pytorch_peak_rss_mib": max(torch_rss) if (np_ == 1 and torch_rss) else None})
+md += ["", "PyTorch's figures are the largest over its runs in (b); its peak includes the torch libraries, "
+       "whose share is the RSS measured right after `import torch`.", ""]
+
+# Commands
+md += ["## Commands, in run order", "",
+       "Run numbers as above; `--benchmark-json`/`--json` paths point into the run's scratch folder.", "",
+       "| run | section | rep | exit | started (UTC) | load avg | command |", "|---|---|---|---|---|---|---|"]
+for r in runs:
+    md.append(f"| {r['id']} | {r['section']} | {r['rep']} | {r['exit']} | {r['started']} | {r['loadavg_1min']} "
+              f"| `{r['command']}` |")
+md.append("")
+
+doc = {"generated_by": m["invocation"], "started_at": m["started_at"], "finished_at": m["finished_at"],
+       "elapsed_s": int(m["elapsed_s"]), "machine": m, "summary": summary, "runs": runs}
+for name, text in (("benchmark.md", "\n".join(md)), ("benchmark.json", json.dumps(doc, indent=1) + "\n")):
+    tmp = os.path.join(out, name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, os.path.join(out, name))
+print(f"wrote {os.path.join(out, 'benchmark.md')} and {os.path.join(out, 'benchmark.json')}")
+PY
+echo "benchmark.sh: done in ${elapsed} s" >&2
