@@ -159,7 +159,7 @@ int run_evaluate(const CliOptions& cli, Communicator& comm) {
     comm.broadcast(config_text, 0);
     TrainConfig config = cli.config;
     config.model = spec;
-    config.normalize = config_text.find("no-normalize = true") == std::string::npos;
+    config.normalize = parse_config_text(config_text)["no-normalize"] != "true";
     set_blas_threads(choose_threads(config, comm.topology()));
     DataSplits splits;
     splits.test = make_splits(load_fashion_mnist(config.data_dir), 0).test;

@@ -111,12 +111,6 @@ void Communicator::allreduce_sum(std::int64_t* data, std::size_t count) {
         "MPI_Allreduce");
 }
 
-bool Communicator::any(bool flag) {
-  int value = flag ? 1 : 0;
-  check(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT, MPI_LOR, handle(comm_)), "MPI_Allreduce");
-  return value != 0;
-}
-
 std::vector<std::uint64_t> Communicator::allgather(std::uint64_t value) {
   std::vector<std::uint64_t> all(static_cast<std::size_t>(topology_.size));
   check(MPI_Allgather(&value, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, handle(comm_)), "MPI_Allgather");

@@ -1,8 +1,6 @@
 // GradientSync: reverse-order buckets, started as backward releases them.
 #include "fmnist/dist/gradient_sync.h"
 
-#include <mpi.h>
-
 #include <algorithm>
 
 namespace fmnist {
@@ -21,7 +19,7 @@ GradientSync::GradientSync(Communicator& comm, float* grads, std::size_t size, s
     const std::size_t begin = cuts[i];
     if (begin >= end) continue;
     if (end - begin >= target || begin == 0) {
-      buckets_.push_back(Bucket{begin, end, false, {}});
+      buckets_.push_back(Bucket{begin, end, {}});
       end = begin;
     }
   }
@@ -32,22 +30,15 @@ void GradientSync::on_grads_ready(std::size_t ready_offset) {
   while (next_ < buckets_.size() && buckets_[next_].begin >= ready_offset) {
     Bucket& b = buckets_[next_++];
     b.op = comm_.start_allreduce_sum(grads_ + b.begin, b.end - b.begin);
-    b.started = true;
   }
   // Open MPI progresses non-blocking collectives only inside MPI calls: poke them.
   for (std::size_t i = 0; i < next_; ++i) comm_.test(buckets_[i].op);
 }
 
 void GradientSync::finish() {
-  last_wait_seconds_ = 0.0;
   if (comm_.size() == 1) return;
   on_grads_ready(0);
-  const double start = MPI_Wtime();
-  for (Bucket& b : buckets_) {
-    comm_.wait(b.op);
-    b.started = false;
-  }
-  last_wait_seconds_ = MPI_Wtime() - start;
+  for (Bucket& b : buckets_) comm_.wait(b.op);
   next_ = 0;
 }
 

@@ -34,19 +34,4 @@ LossSums softmax_cross_entropy(const Tensor& logits, const std::int32_t* labels,
   return sums;
 }
 
-void softmax(const Tensor& logits, Tensor& probabilities) {
-  const int n = logits.shape().n;
-  const int classes = static_cast<int>(logits.shape().per_sample());
-  probabilities.resize(logits.shape());
-  for (int i = 0; i < n; ++i) {
-    const float* z = logits.data() + static_cast<std::size_t>(i) * classes;
-    float* p = probabilities.data() + static_cast<std::size_t>(i) * classes;
-    float max_logit = z[0];
-    for (int k = 1; k < classes; ++k) max_logit = std::max(max_logit, z[k]);
-    double denom = 0.0;
-    for (int k = 0; k < classes; ++k) denom += std::exp(static_cast<double>(z[k] - max_logit));
-    for (int k = 0; k < classes; ++k) p[k] = static_cast<float>(std::exp(static_cast<double>(z[k] - max_logit)) / denom);
-  }
-}
-
 }  // namespace fmnist

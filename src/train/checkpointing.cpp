@@ -5,7 +5,6 @@
 
 #include <cstring>
 #include <map>
-#include <sstream>
 
 #include "fmnist/core/error.h"
 #include "fmnist/nn/model_spec.h"
@@ -17,18 +16,6 @@ std::string shape_text(const std::vector<std::size_t>& shape) {
   std::string s = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + ")";
-}
-
-/// 'key = value' lines -> map.
-std::map<std::string, std::string> parse_config_text(const std::string& text) {
-  std::map<std::string, std::string> values;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    const std::size_t eq = line.find(" = ");
-    if (eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 3);
-  }
-  return values;
 }
 
 /// Finds `path` in `arrays` and checks its shape; throws Error naming the file otherwise.

@@ -30,4 +30,15 @@ std::string config_to_text(const TrainConfig& c) {
   return out.str();
 }
 
+std::map<std::string, std::string> parse_config_text(const std::string& text) {
+  std::map<std::string, std::string> values;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::size_t eq = line.find(" = ");
+    if (eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 3);
+  }
+  return values;
+}
+
 }  // namespace fmnist

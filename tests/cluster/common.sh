@@ -97,3 +97,38 @@ ct_dump() {
     echo "----- end $f -----"
   done
 }
+
+# Ends process $1 (if running): SIGTERM, a second's grace, then SIGKILL, and reaps it.
+ct_stop_pid() {
+  local pid="$1"
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null
+  sleep 1
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+# The end of every test's cleanup: keep the work folder $2 when FMNIST_TEST_KEEP=1, else
+# remove it, and exit with status $1.
+ct_finish() {
+  if [[ ${FMNIST_TEST_KEEP:-0} == 1 ]]; then
+    ct_log "kept $2"
+  else
+    rm -rf "$2"
+  fi
+  exit "$1"
+}
+
+# Runs the caller's `cleanup` on exit; an outside SIGTERM/SIGINT (the overall timeout) fails.
+ct_install_traps() {
+  trap cleanup EXIT
+  trap 'echo "FAIL: terminated (overall timeout ${FMNIST_TEST_TIMEOUT:-1200}s?)" >&2; exit 1' TERM INT
+}
+
+# What the test runs with (work folder $1), for its log.
+ct_log_setup() {
+  ct_log "trainer: $CT_BIN"
+  ct_log "data:    $CT_DATA"
+  ct_log "work:    $1"
+}

@@ -57,27 +57,15 @@ cleanup() {
   local rc=$?
   trap - EXIT TERM INT
   set +e
-  if [[ -n $ref_pid ]] && kill -0 "$ref_pid" 2>/dev/null; then
-    kill -TERM "$ref_pid" 2>/dev/null
-    wait "$ref_pid" 2>/dev/null
-  fi
+  ct_stop_pid "$ref_pid"
   if [[ $rc -ne 0 && $rc -ne 77 ]]; then
     slurm_lib_dump_logs
   fi
   slurm_lib_stop
-  if [[ ${FMNIST_TEST_KEEP:-0} == 1 ]]; then
-    ct_log "kept $work"
-  else
-    rm -rf "$work"
-  fi
-  exit "$rc"
+  ct_finish "$rc" "$work"
 }
-trap cleanup EXIT
-trap 'echo "FAIL: terminated (overall timeout ${FMNIST_TEST_TIMEOUT:-1200}s?)" >&2; exit 1' TERM INT
-
-ct_log "trainer: $CT_BIN"
-ct_log "data:    $CT_DATA"
-ct_log "work:    $work"
+ct_install_traps
+ct_log_setup "$work"
 ct_log "train:   np=$np ${train_args[*]}"
 
 # ---- the cluster ----------------------------------------------------------------------------

@@ -77,12 +77,7 @@ cleanup() {
   local rc=$?
   trap - EXIT TERM INT
   set +e
-  if [[ -n $run_pid ]] && kill -0 "$run_pid" 2>/dev/null; then
-    kill -TERM "$run_pid" 2>/dev/null
-    sleep 1
-    kill -KILL "$run_pid" 2>/dev/null
-    wait "$run_pid" 2>/dev/null
-  fi
+  ct_stop_pid "$run_pid"
   if [[ $created_a -eq 1 ]]; then
     ns_kill_all "$ns_a"
     ip netns del "$ns_a" 2>/dev/null || ct_log "could not delete namespace $ns_a"
@@ -93,19 +88,10 @@ cleanup() {
   fi
   # A veth pair that never made it into a namespace.
   ip link del "$veth_a" 2>/dev/null
-  if [[ ${FMNIST_TEST_KEEP:-0} == 1 ]]; then
-    ct_log "kept $work"
-  else
-    rm -rf "$work"
-  fi
-  exit "$rc"
+  ct_finish "$rc" "$work"
 }
-trap cleanup EXIT
-trap 'echo "FAIL: terminated (overall timeout ${FMNIST_TEST_TIMEOUT:-1200}s?)" >&2; exit 1' TERM INT
-
-ct_log "trainer: $CT_BIN"
-ct_log "data:    $CT_DATA"
-ct_log "work:    $work"
+ct_install_traps
+ct_log_setup "$work"
 ct_log "train:   ${train_args[*]}"
 
 # ---- two fake hosts ---------------------------------------------------------------------------

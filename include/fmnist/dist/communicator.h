@@ -59,8 +59,6 @@ class Communicator {
   void allreduce_sum(float* data, std::size_t count);
   void allreduce_sum(double* data, std::size_t count);
   void allreduce_sum(std::int64_t* data, std::size_t count);
-  /// True on every rank if `flag` is true on any rank.
-  bool any(bool flag);
   /// Every rank's value, indexed by rank.
   std::vector<std::uint64_t> allgather(std::uint64_t value);
   void barrier();

@@ -25,20 +25,16 @@ class GradientSync {
   void finish();
 
   std::size_t bucket_count() const { return buckets_.size(); }
-  /// Seconds spent blocked in finish() during the last step.
-  double last_wait_seconds() const { return last_wait_seconds_; }
 
  private:
   struct Bucket {
     std::size_t begin = 0, end = 0;
-    bool started = false;
     PendingCollective op;
   };
   Communicator& comm_;
   float* grads_;
   std::vector<Bucket> buckets_;  // ordered from the end of the arena to its start
   std::size_t next_ = 0;         // first bucket not started yet
-  double last_wait_seconds_ = 0.0;
 };
 
 }  // namespace fmnist

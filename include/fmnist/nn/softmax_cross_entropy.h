@@ -22,7 +22,4 @@ struct LossSums {
 LossSums softmax_cross_entropy(const Tensor& logits, const std::int32_t* labels, float gradient_scale,
                                Tensor* dlogits);
 
-/// Softmax probabilities (n, classes) of the logits, for prediction.
-void softmax(const Tensor& logits, Tensor& probabilities);
-
 }  // namespace fmnist

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "fmnist/optim/optimizer.h"
@@ -30,5 +31,8 @@ struct TrainConfig {
 
 /// 'key = value' lines, one per option, in the --config file syntax.
 std::string config_to_text(const TrainConfig& config);
+
+/// The inverse, as text: key -> value for every 'key = value' line (as saved in checkpoints).
+std::map<std::string, std::string> parse_config_text(const std::string& text);
 
 }  // namespace fmnist
