@@ -4,8 +4,8 @@
 namespace fmnist {
 
 std::string Shape::str() const {
-  return "(" + std::to_string(n) + ", " + std::to_string(c) + ", " + std::to_string(h) + ", " +
-         std::to_string(w) + ")";
+  return "(" + std::to_string(n) + ", " + std::to_string(h) + ", " + std::to_string(w) + ", " +
+         std::to_string(c) + ")";
 }
 
 void Tensor::resize(const Shape& shape) {

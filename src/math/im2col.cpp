@@ -1,5 +1,6 @@
-// im2col / col2im on NCHW images. Each column-matrix row is a shifted, strided copy of one
-// input channel plane, so the inner loops copy contiguous runs of out_w pixels.
+// im2col / col2im on NHWC images. A column-matrix row is one output pixel's receptive field;
+// within it, each kernel row (kh) reads kernel_w * c values that are contiguous in the image
+// when the stride is 1, so the inner loops copy runs of c (or kernel_w * c) floats.
 #include "fmnist/math/im2col.h"
 
 #include <algorithm>
@@ -31,68 +32,81 @@ ConvGeometry make_conv_geometry(int channels, int height, int width, int kernel_
 
 namespace {
 
-// For kernel offset k, the output positions o in [first, last) read input o*s + k - pad
-// inside [0, size). Everything outside that range reads padding.
-void valid_range(int k, int pad, int stride, int size, int out, int* first, int* last) {
-  const int shift = k - pad;  // input index = o * stride + shift
-  int lo = shift >= 0 ? 0 : (-shift + stride - 1) / stride;
-  int hi = size - shift > 0 ? (size - shift - 1) / stride + 1 : 0;
-  *first = std::min(lo, out);
-  *last = std::max(std::min(hi, out), *first);
+// For output column ow, the kernel columns kw in [first, last) read input columns inside the
+// image; the others read padding.
+void kernel_range(int ow, const ConvGeometry& g, int* first, int* last) {
+  const int left = ow * g.stride - g.pad_left;  // input column under kw = 0
+  *first = std::clamp(-left, 0, g.kernel_w);
+  *last = std::clamp(g.width - left, *first, g.kernel_w);
+}
+
+// Copies runs that are often only a few floats long (c = 1 in a first layer): a plain loop
+// beats a memmove call there.
+inline void copy_run(const float* __restrict src, int len, float* __restrict dst) {
+  for (int j = 0; j < len; ++j) dst[j] = src[j];
+}
+
+inline void fill_zero(float* dst, int len) {
+  for (int j = 0; j < len; ++j) dst[j] = 0.0f;
 }
 
 }  // namespace
 
-void im2col(const float* image, const ConvGeometry& g, float* col, int col_stride) {
-  const int oh_n = g.out_h, ow_n = g.out_w, s = g.stride;
-  for (int kh = 0; kh < g.kernel_h; ++kh) {
-    int oh_first, oh_last;
-    valid_range(kh, g.pad_top, s, g.height, oh_n, &oh_first, &oh_last);
-    for (int kw = 0; kw < g.kernel_w; ++kw) {
-      int ow_first, ow_last;
-      valid_range(kw, g.pad_left, s, g.width, ow_n, &ow_first, &ow_last);
-      for (int c = 0; c < g.channels; ++c) {
-        const int row = (kh * g.kernel_w + kw) * g.channels + c;
-        float* out = col + static_cast<long>(row) * col_stride;
-        const float* plane = image + static_cast<long>(c) * g.height * g.width;
-        // Rows entirely in the padding.
-        std::fill(out, out + oh_first * ow_n, 0.0f);
-        std::fill(out + oh_last * ow_n, out + oh_n * ow_n, 0.0f);
-        for (int oh = oh_first; oh < oh_last; ++oh) {
-          float* dst = out + oh * ow_n;
-          const float* src = plane + (oh * s + kh - g.pad_top) * g.width + (kw - g.pad_left);
-          std::fill(dst, dst + ow_first, 0.0f);
-          if (s == 1) {
-            std::memcpy(dst + ow_first, src + ow_first, sizeof(float) * (ow_last - ow_first));
-          } else {
-            for (int ow = ow_first; ow < ow_last; ++ow) dst[ow] = src[ow * s];
-          }
-          std::fill(dst + ow_last, dst + ow_n, 0.0f);
+void im2col(const float* image, const ConvGeometry& g, float* col) {
+  const int c = g.channels, k_cols = g.col_cols(), row_len = g.kernel_w * c;
+  for (int oh = 0; oh < g.out_h; ++oh) {
+    for (int ow = 0; ow < g.out_w; ++ow) {
+      float* __restrict row = col + (static_cast<long>(oh) * g.out_w + ow) * k_cols;
+      int kw_first, kw_last;
+      kernel_range(ow, g, &kw_first, &kw_last);
+      const int left = ow * g.stride - g.pad_left;
+      for (int kh = 0; kh < g.kernel_h; ++kh) {
+        float* __restrict dst = row + kh * row_len;
+        const int ih = oh * g.stride + kh - g.pad_top;
+        if (ih < 0 || ih >= g.height) {
+          fill_zero(dst, row_len);
+          continue;
         }
+        const float* __restrict image_row = image + static_cast<long>(ih) * g.width * c;
+        fill_zero(dst, kw_first * c);
+        if (g.stride == 1) {  // kernel columns kw_first..kw_last read one contiguous run
+          const float* src = image_row + static_cast<long>(left + kw_first) * c;
+          copy_run(src, (kw_last - kw_first) * c, dst + kw_first * c);
+        } else {
+          for (int kw = kw_first; kw < kw_last; ++kw) {
+            const float* src = image_row + static_cast<long>(left + kw) * c;
+            copy_run(src, c, dst + kw * c);
+          }
+        }
+        fill_zero(dst + kw_last * c, row_len - kw_last * c);
       }
     }
   }
 }
 
-void col2im(const float* col, const ConvGeometry& g, int col_stride, float* image) {
-  const int ow_n = g.out_w, s = g.stride;
-  for (int kh = 0; kh < g.kernel_h; ++kh) {
-    int oh_first, oh_last;
-    valid_range(kh, g.pad_top, s, g.height, g.out_h, &oh_first, &oh_last);
-    for (int kw = 0; kw < g.kernel_w; ++kw) {
-      int ow_first, ow_last;
-      valid_range(kw, g.pad_left, s, g.width, ow_n, &ow_first, &ow_last);
-      for (int c = 0; c < g.channels; ++c) {
-        const int row = (kh * g.kernel_w + kw) * g.channels + c;
-        const float* in = col + static_cast<long>(row) * col_stride;
-        float* plane = image + static_cast<long>(c) * g.height * g.width;
-        for (int oh = oh_first; oh < oh_last; ++oh) {
-          const float* src = in + oh * ow_n;
-          float* dst = plane + (oh * s + kh - g.pad_top) * g.width + (kw - g.pad_left);
-          if (s == 1) {
-            for (int ow = ow_first; ow < ow_last; ++ow) dst[ow] += src[ow];
-          } else {
-            for (int ow = ow_first; ow < ow_last; ++ow) dst[ow * s] += src[ow];
+void col2im(const float* col, const ConvGeometry& g, float* image) {
+  const int c = g.channels, k_cols = g.col_cols(), row_len = g.kernel_w * c;
+  for (int oh = 0; oh < g.out_h; ++oh) {
+    for (int ow = 0; ow < g.out_w; ++ow) {
+      const float* __restrict row = col + (static_cast<long>(oh) * g.out_w + ow) * k_cols;
+      int kw_first, kw_last;
+      kernel_range(ow, g, &kw_first, &kw_last);
+      const int left = ow * g.stride - g.pad_left;
+      for (int kh = 0; kh < g.kernel_h; ++kh) {
+        const int ih = oh * g.stride + kh - g.pad_top;
+        if (ih < 0 || ih >= g.height) continue;
+        float* __restrict image_row = image + static_cast<long>(ih) * g.width * c;
+        const float* __restrict src = row + kh * row_len;
+        if (g.stride == 1) {
+          float* dst = image_row + static_cast<long>(left + kw_first) * c;
+          const float* from = src + kw_first * c;
+          const int len = (kw_last - kw_first) * c;
+          for (int j = 0; j < len; ++j) dst[j] += from[j];
+        } else {
+          for (int kw = kw_first; kw < kw_last; ++kw) {
+            float* dst = image_row + static_cast<long>(left + kw) * c;
+            const float* from = src + kw * c;
+            for (int ci = 0; ci < c; ++ci) dst[ci] += from[ci];
           }
         }
       }

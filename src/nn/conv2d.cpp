@@ -1,9 +1,9 @@
-// Conv2D forward/backward. One GEMM per batch in each direction:
-//   forward   out (F, n*P) = W^T (F, K) . col (K, n*P),   P = oh*ow, K = kh*kw*c
-//   backward  dW (K, F)    = col (K, n*P) . dout^T (n*P, F)
-//             dcol (K, n*P) = W (K, F) . dout (F, n*P),  then col2im per image
-// The GEMM works channel-major over the whole batch; a cheap pass reorders to NCHW and
-// fuses the bias and activation (and, backward, the ReLU mask).
+// Conv2D forward/backward on NHWC batches. One GEMM per batch in each direction:
+//   forward   y (n*P, F)    = col (n*P, K) . W (K, F),   P = oh*ow, K = kh*kw*c
+//   backward  dW (K, F)     = col^T (K, n*P) . dy (n*P, F)
+//             dcol (n*P, K) = dy (n*P, F) . W^T (F, K),  then col2im per image
+// With NHWC activations the GEMM output is the layer output: no transposed copies, and the
+// bias, ReLU and ReLU mask are short passes over contiguous rows of F values.
 #include "fmnist/nn/conv2d.h"
 
 #include <algorithm>
@@ -52,79 +52,68 @@ void Conv2D::bind_params(const std::vector<ParamBinding>& params) {
 
 void Conv2D::setup(const Shape& in, int max_batch) {
   g_ = geometry(in);
-  const std::size_t columns = static_cast<std::size_t>(max_batch) * g_.out_pixels();
-  col_.assign(static_cast<std::size_t>(g_.col_rows()) * columns, 0.0f);
-  channel_major_.assign(static_cast<std::size_t>(options_.filters) * columns, 0.0f);
+  const std::size_t rows = static_cast<std::size_t>(max_batch) * g_.out_pixels();
+  col_.assign(rows * g_.col_cols(), 0.0f);
 }
 
 void Conv2D::forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*/) {
-  const int n = x.shape().n, filters = options_.filters, pixels = g_.out_pixels();
-  const int columns = n * pixels;
+  const int n = x.shape().n, filters = options_.filters, k_cols = g_.col_cols();
+  const int rows = n * g_.out_pixels();
   const std::size_t image_size = x.shape().per_sample();
-  for (int i = 0; i < n; ++i) im2col(x.data() + i * image_size, g_, col_.data() + i * pixels, columns);
+  const std::size_t col_size = static_cast<std::size_t>(g_.out_pixels()) * k_cols;
+  for (int i = 0; i < n; ++i) im2col(x.data() + i * image_size, g_, col_.data() + i * col_size);
 
-  gemm(Transpose::kYes, Transpose::kNo, filters, columns, g_.col_rows(), 1.0f, kernel_.value,
-       col_.data(), 0.0f, channel_major_.data());
-
-  // (F, n, P) -> (n, F, P) with bias and activation.
+  // y (n*P, F) is already NHWC: no reorder, only bias and activation in place.
+  gemm(Transpose::kNo, Transpose::kNo, rows, filters, k_cols, 1.0f, col_.data(), kernel_.value, 0.0f,
+       y.data());
+  const float* __restrict bias = bias_.value;
   const bool relu = options_.activation == Activation::kRelu;
-  for (int f = 0; f < filters; ++f) {
-    const float b = bias_.value[f];
-    for (int i = 0; i < n; ++i) {
-      const float* __restrict src = channel_major_.data() + static_cast<std::size_t>(f) * columns + i * pixels;
-      float* __restrict dst = y.data() + (static_cast<std::size_t>(i) * filters + f) * pixels;
-      if (relu) {
-        for (int p = 0; p < pixels; ++p) dst[p] = std::max(src[p] + b, 0.0f);
-      } else {
-        for (int p = 0; p < pixels; ++p) dst[p] = src[p] + b;
-      }
+  for (int r = 0; r < rows; ++r) {
+    float* __restrict out = y.data() + static_cast<std::size_t>(r) * filters;
+    if (relu) {
+#pragma omp simd
+      for (int f = 0; f < filters; ++f) out[f] = std::max(out[f] + bias[f], 0.0f);
+    } else {
+#pragma omp simd
+      for (int f = 0; f < filters; ++f) out[f] += bias[f];
     }
   }
 }
 
 void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
-  const int n = x.shape().n, filters = options_.filters, pixels = g_.out_pixels();
-  const int columns = n * pixels;
+  const int n = x.shape().n, filters = options_.filters, k_cols = g_.col_cols();
+  const int rows = n * g_.out_pixels();
   const bool relu = options_.activation == Activation::kRelu;
 
-  // dout (F, n*P) from dy (n, F, P), masked by the ReLU; db = row sums of dout.
-  float* db = bias_.grad;
-  for (int f = 0; f < filters; ++f) {
-    float sum = 0.0f;
-    for (int i = 0; i < n; ++i) {
-      const std::size_t offset = (static_cast<std::size_t>(i) * filters + f) * pixels;
-      const float* __restrict src = dy.data() + offset;
-      const float* __restrict out = y.data() + offset;
-      float* __restrict dst = channel_major_.data() + static_cast<std::size_t>(f) * columns + i * pixels;
-      if (relu) {
-#pragma omp simd reduction(+ : sum)
-        for (int p = 0; p < pixels; ++p) {
-          const float g = src[p];  // loaded unconditionally so the select vectorises
-          const float d = out[p] > 0.0f ? g : 0.0f;
-          dst[p] = d;
-          sum += d;
-        }
-      } else {
-#pragma omp simd reduction(+ : sum)
-        for (int p = 0; p < pixels; ++p) {
-          dst[p] = src[p];
-          sum += src[p];
-        }
+  // dy (n*P, F) masked in place by the ReLU; db = column sums of the masked dy.
+  float* __restrict db = bias_.grad;
+  std::fill(db, db + filters, 0.0f);
+  for (int r = 0; r < rows; ++r) {
+    float* __restrict d = dy.data() + static_cast<std::size_t>(r) * filters;
+    const float* __restrict out = y.data() + static_cast<std::size_t>(r) * filters;
+    if (relu) {
+#pragma omp simd
+      for (int f = 0; f < filters; ++f) {
+        d[f] = out[f] > 0.0f ? d[f] : 0.0f;
+        db[f] += d[f];
       }
+    } else {
+#pragma omp simd
+      for (int f = 0; f < filters; ++f) db[f] += d[f];
     }
-    db[f] = sum;
   }
 
-  // col_ still holds im2col(x) from forward.
-  gemm(Transpose::kNo, Transpose::kYes, g_.col_rows(), filters, columns, 1.0f, col_.data(),
-       channel_major_.data(), 0.0f, kernel_.grad);
+  // dW (K, F) = col^T (K, n*P) . dy (n*P, F); col_ still holds im2col(x) from forward.
+  gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, rows, 1.0f, col_.data(), dy.data(), 0.0f,
+       kernel_.grad);
   if (!dx) return;
-  // dcol overwrites col_, which is no longer needed.
-  gemm(Transpose::kNo, Transpose::kNo, g_.col_rows(), columns, filters, 1.0f, kernel_.value,
-       channel_major_.data(), 0.0f, col_.data());
+  // dcol (n*P, K) = dy (n*P, F) . W^T (F, K) overwrites col_, which is no longer needed.
+  gemm(Transpose::kNo, Transpose::kYes, rows, k_cols, filters, 1.0f, dy.data(), kernel_.value, 0.0f,
+       col_.data());
   const std::size_t image_size = x.shape().per_sample();
+  const std::size_t col_size = static_cast<std::size_t>(g_.out_pixels()) * k_cols;
   std::memset(dx->data(), 0, sizeof(float) * image_size * n);
-  for (int i = 0; i < n; ++i) col2im(col_.data() + i * pixels, g_, columns, dx->data() + i * image_size);
+  for (int i = 0; i < n; ++i) col2im(col_.data() + i * col_size, g_, dx->data() + i * image_size);
 }
 
 }  // namespace fmnist

@@ -40,7 +40,7 @@ struct ConvCase {
   bool same, relu;
 };
 
-// y[i, f, oh, ow] = act(b[f] + sum_{kh, kw, ci} W[kh, kw, ci, f] x[i, ci, oh s + kh - pt, ow s + kw - pl]),
+// y[i, oh, ow, f] = act(b[f] + sum_{kh, kw, ci} W[kh, kw, ci, f] x[i, ci, oh s + kh - pt, ow s + kw - pl]),
 // with W stored (kh, kw, c, filters) as Keras does, and zero outside the image.
 std::vector<double> naive_conv(const ConvCase& t, const std::vector<float>& x,
                                const std::vector<float>& kernel, const std::vector<float>& bias, int* out_h,
@@ -61,13 +61,13 @@ std::vector<double> naive_conv(const ConvCase& t, const std::vector<float>& x,
                 const int ih = oh * t.stride + kh - ah.pad;
                 const int iw = ow * t.stride + kw - aw.pad;
                 if (ih < 0 || ih >= t.h || iw < 0 || iw >= t.w) continue;
-                const double xv = x[((static_cast<std::size_t>(i) * t.c + ci) * t.h + ih) * t.w + iw];
+                const double xv = x[((static_cast<std::size_t>(i) * t.h + ih) * t.w + iw) * t.c + ci];
                 const double wv =
                     kernel[((static_cast<std::size_t>(kh) * t.kernel + kw) * t.c + ci) * t.filters + f];
                 sum += xv * wv;
               }
           if (t.relu) sum = std::max(sum, 0.0);
-          y[((static_cast<std::size_t>(i) * t.filters + f) * ah.out + oh) * aw.out + ow] = sum;
+          y[((static_cast<std::size_t>(i) * ah.out + oh) * aw.out + ow) * t.filters + f] = sum;
         }
   return y;
 }
@@ -127,7 +127,7 @@ TEST(Conv2DForward, MatchesNaiveConvolution) {
   for (const ConvCase& t : cases) check_conv_forward(t, gen);
 }
 
-// Direct check of the documented column layout: row (kh*KW + kw)*C + c, column oh*OW + ow.
+// Direct check of the documented column layout: row oh*OW + ow, column (kh*KW + kw)*C + c.
 TEST(Im2col, ColumnLayoutMatchesDefinition) {
   std::mt19937 gen(11);
   for (bool same : {false, true})
@@ -137,28 +137,25 @@ TEST(Im2col, ColumnLayoutMatchesDefinition) {
           make_conv_geometry(c, h, w, k, k, stride, same ? Padding::kSame : Padding::kValid);
       const Axis ah = keras_axis(h, k, stride, same), aw = keras_axis(w, k, stride, same);
       const std::vector<float> image = uniform_values(static_cast<std::size_t>(c) * h * w, gen);
-      const int pixels = ah.out * aw.out, col_stride = 2 * pixels + 1;
-      std::vector<float> col(static_cast<std::size_t>(k) * k * c * col_stride, -7.0f);
-      im2col(image.data(), g, col.data() + 1, col_stride);  // write starting at column 1
-      for (int kh = 0; kh < k; ++kh)
-        for (int kw = 0; kw < k; ++kw)
-          for (int ci = 0; ci < c; ++ci)
-            for (int oh = 0; oh < ah.out; ++oh)
-              for (int ow = 0; ow < aw.out; ++ow) {
+      const int pixels = ah.out * aw.out, k_cols = k * k * c;
+      // One guard value on each side catches writes outside the (pixels, K) matrix.
+      std::vector<float> col(static_cast<std::size_t>(pixels) * k_cols + 2, -7.0f);
+      im2col(image.data(), g, col.data() + 1);
+      for (int oh = 0; oh < ah.out; ++oh)
+        for (int ow = 0; ow < aw.out; ++ow)
+          for (int kh = 0; kh < k; ++kh)
+            for (int kw = 0; kw < k; ++kw)
+              for (int ci = 0; ci < c; ++ci) {
                 const int ih = oh * stride + kh - ah.pad, iw = ow * stride + kw - aw.pad;
                 const float want =
-                    (ih < 0 || ih >= h || iw < 0 || iw >= w) ? 0.0f : image[(ci * h + ih) * w + iw];
-                const int row = (kh * k + kw) * c + ci;
-                ASSERT_EQ(col[static_cast<std::size_t>(row) * col_stride + 1 + oh * aw.out + ow], want)
-                    << "same=" << same << " stride=" << stride << " row " << row << " pixel " << oh << ","
-                    << ow;
+                    (ih < 0 || ih >= h || iw < 0 || iw >= w) ? 0.0f : image[(ih * w + iw) * c + ci];
+                const int row = oh * aw.out + ow, column = (kh * k + kw) * c + ci;
+                ASSERT_EQ(col[1 + static_cast<std::size_t>(row) * k_cols + column], want)
+                    << "same=" << same << " stride=" << stride << " pixel " << oh << "," << ow << " column "
+                    << column;
               }
-      // Columns outside [1, 1 + pixels) of every row are untouched.
-      for (int row = 0; row < k * k * c; ++row) {
-        EXPECT_EQ(col[static_cast<std::size_t>(row) * col_stride], -7.0f);
-        for (int p = 1 + pixels; p < col_stride; ++p)
-          EXPECT_EQ(col[static_cast<std::size_t>(row) * col_stride + p], -7.0f);
-      }
+      EXPECT_EQ(col.front(), -7.0f);
+      EXPECT_EQ(col.back(), -7.0f);
     }
 }
 
@@ -175,23 +172,17 @@ void check_adjoint(const ConvGeometry& g, std::mt19937& gen) {
                                     << " pad=" << g.pad_top << "," << g.pad_left << " out=" << g.out_h << "x"
                                     << g.out_w);
   const std::size_t image_size = static_cast<std::size_t>(g.channels) * g.height * g.width;
-  const int pixels = g.out_pixels();
-  const int col_stride = 3 * pixels;  // as if this image were sample 1 of a batch of 3
-  const std::size_t col_size = static_cast<std::size_t>(g.col_rows()) * col_stride;
+  const std::size_t col_size = static_cast<std::size_t>(g.out_pixels()) * g.col_cols();
   const std::vector<float> x = uniform_values(image_size, gen);
   const std::vector<float> y = uniform_values(col_size, gen);
 
   std::vector<float> col(col_size, 0.0f);
-  im2col(x.data(), g, col.data() + pixels, col_stride);
+  im2col(x.data(), g, col.data());
   double lhs = 0.0;
-  for (int r = 0; r < g.col_rows(); ++r)
-    for (int p = pixels; p < 2 * pixels; ++p) {
-      const std::size_t i = static_cast<std::size_t>(r) * col_stride + p;
-      lhs += static_cast<double>(col[i]) * y[i];
-    }
+  for (std::size_t i = 0; i < col_size; ++i) lhs += static_cast<double>(col[i]) * y[i];
 
   std::vector<float> back(image_size, 0.0f);
-  col2im(y.data() + pixels, g, col_stride, back.data());
+  col2im(y.data(), g, back.data());
   double rhs = 0.0;
   for (std::size_t i = 0; i < image_size; ++i) rhs += static_cast<double>(x[i]) * back[i];
   EXPECT_NEAR(lhs, rhs, 1e-4 * (1.0 + std::abs(lhs)));
@@ -200,7 +191,7 @@ void check_adjoint(const ConvGeometry& g, std::mt19937& gen) {
   // col2im adds to what the image holds.
   std::vector<float> base = uniform_values(image_size, gen);
   std::vector<float> accumulated = base;
-  col2im(y.data() + pixels, g, col_stride, accumulated.data());
+  col2im(y.data(), g, accumulated.data());
   for (std::size_t i = 0; i < image_size; ++i)
     ASSERT_NEAR(accumulated[i], base[i] + back[i], 1e-5) << "at " << i;
 }
@@ -248,7 +239,7 @@ TEST(ConvGeometry, OutputSizesFollowKeras) {
         EXPECT_EQ(same.pad_left, keras_axis(in + 1, k, s, true).pad)
             << "in=" << in + 1 << " k=" << k << " s=" << s;
         EXPECT_EQ(same.channels, 3);
-        EXPECT_EQ(same.col_rows(), k * k * 3);
+        EXPECT_EQ(same.col_cols(), k * k * 3);
         if (in < k) continue;
         const ConvGeometry valid = make_conv_geometry(3, in, in, k, k, s, Padding::kValid);
         const int valid_out = static_cast<int>(std::floor(static_cast<double>(in - k) / s)) + 1;

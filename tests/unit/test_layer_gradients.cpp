@@ -427,12 +427,12 @@ RefLayer ref_flatten() { return {RefLayer::kFlatten, 0, 0, 1, false, false}; }
 RefLayer ref_gap() { return {RefLayer::kGap, 0, 0, 1, false, false}; }
 RefLayer ref_drop() { return {RefLayer::kDrop, 0, 0, 1, false, false}; }
 
-// An NCHW batch in double.
+// An NHWC batch in double (sizes named n, c, h, w like Shape).
 struct RefTensor {
   int n = 0, c = 0, h = 0, w = 0;
   std::vector<double> v;
   double& at(int i, int ci, int y, int x) {
-    return v[((static_cast<std::size_t>(i) * c + ci) * h + y) * w + x];
+    return v[((static_cast<std::size_t>(i) * h + y) * w + x) * c + ci];
   }
 };
 
@@ -508,7 +508,7 @@ double ref_loss(const RefModel& m, const std::vector<double>& theta, const RefTe
         x = ref_pool_forward(x, l);
         break;
       case RefLayer::kDense: {
-        const int in = x.c * x.h * x.w;  // NCHW-flattened sample
+        const int in = x.c * x.h * x.w;  // NHWC-flattened sample: (h, w, c) as Keras
         const double* kernel = theta.data() + m.param_offsets[li];
         const double* bias = kernel + static_cast<std::size_t>(in) * l.size;
         RefTensor y{x.n, l.size, 1, 1, std::vector<double>(static_cast<std::size_t>(x.n) * l.size)};

@@ -1,4 +1,4 @@
-// Tensor: an NCHW float batch with a fixed capacity, so the training step can change the
+// Tensor: an NHWC float batch with a fixed capacity, so the training step can change the
 // batch size (last batch, uneven shards) without allocating.
 #pragma once
 
@@ -8,7 +8,9 @@
 
 namespace fmnist {
 
-/// Shape of an NCHW batch. Dense activations are (n, features, 1, 1).
+/// Sizes of a batch. Memory order is NHWC (channels last, as Keras): element (i, y, x, ch)
+/// is at ((i * h + y) * w + x) * c + ch. Dense activations are (n, features, 1, 1), i.e.
+/// c = features. The fields are listed n, c, h, w, so Shape{n, c, h, w} names the sizes.
 struct Shape {
   int n = 0, c = 0, h = 0, w = 0;
 
@@ -18,7 +20,7 @@ struct Shape {
   bool same_sample_shape(const Shape& other) const {
     return c == other.c && h == other.h && w == other.w;
   }
-  /// "(None, 28, 28, 1)"-free notation used in messages: "(n, c, h, w)".
+  /// Memory order, as used in messages: "(n, h, w, c)".
   std::string str() const;
 };
 

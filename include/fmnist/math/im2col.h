@@ -1,10 +1,12 @@
-// im2col / col2im for 2-D convolution on NCHW images, writing one image's columns into a
-// batch-wide column matrix so a whole batch is convolved by a single GEMM.
+// im2col / col2im for 2-D convolution on NHWC images. One image's column matrix is
+// (out_h*out_w, kh*kw*c): one row per output pixel, holding its receptive field in Keras'
+// kernel order, so a batch's matrices stack into one (n*out_h*out_w, K) matrix and the whole
+// batch is convolved by a single GEMM against the (K, filters) kernel, giving NHWC output.
 #pragma once
 
 namespace fmnist {
 
-/// Geometry of one Conv2D (or pooling window) applied to a (c, h, w) image.
+/// Geometry of one Conv2D applied to an (h, w, c) image.
 struct ConvGeometry {
   int channels = 0, height = 0, width = 0;
   int kernel_h = 0, kernel_w = 0;
@@ -12,8 +14,8 @@ struct ConvGeometry {
   int pad_top = 0, pad_left = 0;  // zero padding; bottom/right padding is implied by out_*
   int out_h = 0, out_w = 0;
 
-  /// Rows of the column matrix: one per (kh, kw, c), in that order (Keras' kernel layout).
-  int col_rows() const { return kernel_h * kernel_w * channels; }
+  /// Columns of the column matrix, K: one per (kh, kw, c), in that order (Keras' kernel layout).
+  int col_cols() const { return kernel_h * kernel_w * channels; }
   int out_pixels() const { return out_h * out_w; }
 };
 
@@ -24,14 +26,13 @@ enum class Padding { kValid, kSame };
 ConvGeometry make_conv_geometry(int channels, int height, int width, int kernel_h, int kernel_w,
                                 int stride, Padding padding);
 
-/// Writes `image` (c, h, w) into columns [0, out_pixels) of `col`, a row-major matrix of
-/// col_rows() rows whose row stride is `col_stride` (= batch * out_pixels for a batch).
-/// Row (kh * kernel_w + kw) * c + ci holds input pixel (ci, oh*s + kh - pad_top, ow*s + kw - pad_left),
-/// or 0 where that lies in the padding.
-void im2col(const float* image, const ConvGeometry& g, float* col, int col_stride);
+/// Writes `image` (h, w, c) as the (out_pixels, K) row-major matrix `col`.
+/// Entry (oh * out_w + ow, (kh * kernel_w + kw) * c + ci) holds input pixel
+/// (oh*s + kh - pad_top, ow*s + kw - pad_left, ci), or 0 where that lies in the padding.
+void im2col(const float* image, const ConvGeometry& g, float* col);
 
-/// The adjoint of im2col: ACCUMULATES every column entry back into `image` (c, h, w).
-/// The caller zeroes `image` first when it wants the plain gradient.
-void col2im(const float* col, const ConvGeometry& g, int col_stride, float* image);
+/// The adjoint of im2col: ACCUMULATES every entry of `col` (out_pixels, K) back into
+/// `image` (h, w, c). The caller zeroes `image` first when it wants the plain gradient.
+void col2im(const float* col, const ConvGeometry& g, float* image);
 
 }  // namespace fmnist

@@ -15,8 +15,8 @@ struct Conv2DOptions {
   Activation activation = Activation::kRelu;
 };
 
-/// Keras Conv2D on NCHW input. kernel (kh, kw, in_channels, filters) as Keras stores it,
-/// which read as a (kh*kw*c, filters) matrix matches the im2col row order; bias (filters).
+/// Keras Conv2D on NHWC input. kernel (kh, kw, in_channels, filters) as Keras stores it,
+/// which read as a (kh*kw*c, filters) matrix matches the im2col column order; bias (filters).
 class Conv2D : public Layer {
  public:
   explicit Conv2D(const Conv2DOptions& options) : options_(options) {}
@@ -40,8 +40,7 @@ class Conv2D : public Layer {
   ConvGeometry g_;
   ParamBinding kernel_;           // (kh, kw, c, filters) = (K, filters), K = kh*kw*c
   ParamBinding bias_;             // (filters)
-  std::vector<float> col_;        // (K, n*oh*ow): im2col of the batch; reused for dcol in backward
-  std::vector<float> channel_major_;  // (filters, n*oh*ow): GEMM output / dy before NCHW reorder
+  std::vector<float> col_;        // (n*oh*ow, K): im2col of the batch; reused for dcol in backward
 };
 
 }  // namespace fmnist

@@ -1,5 +1,5 @@
-// Flatten: (n, c, h, w) -> (n, c*h*w), in NCHW order (Keras flattens NHWC as h, w, c; the
-// difference only permutes the next Dense kernel's rows).
+// Flatten: (n, h, w, c) -> (n, h*w*c). Activations are NHWC, so features come out in Keras'
+// (h, w, c) order and the next Dense kernel's rows mean what they mean in Keras.
 #pragma once
 
 #include <cstring>

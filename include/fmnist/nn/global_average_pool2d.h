@@ -1,4 +1,4 @@
-// GlobalAveragePooling2D: (n, c, h, w) -> (n, c), the mean over each channel plane.
+// GlobalAveragePooling2D: (n, h, w, c) -> (n, c), the mean of each channel over the pixels.
 #pragma once
 
 #include "fmnist/nn/layer.h"

@@ -1,4 +1,4 @@
-// The Layer interface: a forward/backward pair on NCHW batches with explicit shapes.
+// The Layer interface: a forward/backward pair on NHWC batches with explicit shapes.
 // Parameters live in the model's arena (param_arena.h); a layer only holds views into it.
 #pragma once
 

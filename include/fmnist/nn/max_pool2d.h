@@ -22,7 +22,7 @@ class MaxPool2D : public Layer {
 
  private:
   int pool_, stride_;
-  std::vector<std::int32_t> argmax_;  // (n, c, oh, ow): index of the max within its (h, w) plane
+  std::vector<std::int32_t> argmax_;  // (n, oh, ow, c): offset of the max within its (h, w, c) sample
 };
 
 }  // namespace fmnist

@@ -22,7 +22,7 @@ class Sequential {
   void setup(int max_batch);
   int max_batch() const { return max_batch_; }
 
-  /// The input batch (n, c, h, w): callers gather samples straight into it.
+  /// The input batch (n, h, w, c): callers gather samples straight into it.
   Tensor& input() { return activations_.front(); }
   /// Runs every layer on input() (batch n = input().shape().n); returns the logits (n, classes).
   const Tensor& forward(const ForwardContext& ctx);
