@@ -141,38 +141,49 @@ def build_model(nn, spec):
 
 
 def read_idx(path, magic, header_ints):
+    """One gzip IDX file as a uint8 numpy array of its declared shape."""
     import numpy as np
 
     with gzip.open(path, "rb") as f:
         raw = f.read()
     head = np.frombuffer(raw[: 4 * header_ints], dtype=">u4")
     if int(head[0]) != magic:
-        raise SystemExit(f"pytorch_peer.py: {path}: bad magic {int(head[0]):#x}")
+        raise SystemExit(f"{os.path.basename(sys.argv[0])}: {path}: bad magic {int(head[0]):#x}")
     return np.frombuffer(raw[4 * header_ints:], dtype=np.uint8).reshape([int(d) for d in head[1:]])
 
 
-def main(argv):
-    args = parse_args(argv)
-    # Thread settings before torch starts any pool.
-    # --threads rules: Debian's torch does its GEMMs through the libblas.so.3 alternative
-    # (OpenBLAS pthread where installed), which ignores torch.set_num_threads and would
-    # otherwise start one thread per core; so these are set before torch is imported.
+def import_torch(threads):
+    """Imports numpy and torch limited to `threads` threads; returns (np, torch, nn), or None
+    after printing why when they cannot be imported.
+
+    Debian's torch does its GEMMs through the libblas.so.3 alternative (OpenBLAS pthread where
+    installed), which ignores torch.set_num_threads and would otherwise start one thread per
+    core; so the BLAS variables are set before torch is imported."""
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+        os.environ[var] = str(threads)
     try:
         import numpy as np
         import torch
         from torch import nn
     except ImportError as e:
-        print(f"pytorch_peer.py: cannot import torch/numpy with {sys.executable}: {e} "
+        print(f"{os.path.basename(sys.argv[0])}: cannot import torch/numpy with {sys.executable}: {e} "
               "(Debian: apt-get install python3-torch)", file=sys.stderr)
-        return 3
-    rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    torch.set_num_threads(args.threads)
+        return None
+    torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
         pass
+    return np, torch, nn
+
+
+def main(argv):
+    args = parse_args(argv)
+    imported = import_torch(args.threads)
+    if imported is None:
+        return 3
+    np, torch, nn = imported
+    rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     torch.manual_seed(args.seed)
 
     spec = PRESETS.get(args.model, args.model)
