@@ -8,8 +8,8 @@
 
 namespace fmnist {
 
-ConvGeometry make_conv_geometry(int channels, int height, int width, int kernel_h, int kernel_w,
-                                int stride, Padding padding) {
+ConvGeometry make_conv_geometry(int channels, int height, int width, int kernel_h, int kernel_w, int stride,
+                                Padding padding) {
   ConvGeometry g;
   g.channels = channels;
   g.height = height;
@@ -40,20 +40,46 @@ void kernel_range(int ow, const ConvGeometry& g, int* first, int* last) {
   *last = std::clamp(g.width - left, *first, g.kernel_w);
 }
 
-// Copies runs that are often only a few floats long (c = 1 in a first layer): a plain loop
-// beats a memmove call there.
-inline void copy_run(const float* __restrict src, int len, float* __restrict dst) {
-  for (int j = 0; j < len; ++j) dst[j] = src[j];
-}
+// A receptive-field row shorter than this many floats (kernel_w * c; 3 for a first layer on
+// grey images) is written element by element: a memmove call per run would cost more than
+// the copy.
+constexpr int kShortRow = 16;
 
-inline void fill_zero(float* dst, int len) {
-  for (int j = 0; j < len; ++j) dst[j] = 0.0f;
+// im2col for short rows, one column of the matrix at a time: for a fixed (oh, kh, kw, ci)
+// the out_w entries read one image row, contiguous for stride 1, and are stored k_cols apart.
+void im2col_short_rows(const float* image, const ConvGeometry& g, float* col) {
+  const int c = g.channels, k_cols = g.col_cols();
+  for (int oh = 0; oh < g.out_h; ++oh) {
+    float* out_row = col + static_cast<long>(oh) * g.out_w * k_cols;
+    for (int kh = 0; kh < g.kernel_h; ++kh) {
+      const int ih = oh * g.stride + kh - g.pad_top;
+      const bool row_inside = ih >= 0 && ih < g.height;
+      for (int kw = 0; kw < g.kernel_w; ++kw) {
+        // Output columns [first, last) read inside the image row; the rest read padding.
+        const int shift = kw - g.pad_left;
+        const int first = std::min(shift >= 0 ? 0 : (-shift + g.stride - 1) / g.stride, g.out_w);
+        const int end = g.width - shift > 0 ? (g.width - shift - 1) / g.stride + 1 : 0;
+        const int last = row_inside ? std::clamp(end, first, g.out_w) : first;
+        for (int ci = 0; ci < c; ++ci) {
+          float* __restrict dst = out_row + (kh * g.kernel_w + kw) * c + ci;
+          const float* __restrict src = image + static_cast<long>(row_inside ? ih : 0) * g.width * c + ci;
+          for (int ow = 0; ow < first; ++ow) dst[ow * k_cols] = 0.0f;
+          for (int ow = first; ow < last; ++ow) dst[ow * k_cols] = src[(ow * g.stride + shift) * c];
+          for (int ow = last; ow < g.out_w; ++ow) dst[ow * k_cols] = 0.0f;
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
 
 void im2col(const float* image, const ConvGeometry& g, float* col) {
   const int c = g.channels, k_cols = g.col_cols(), row_len = g.kernel_w * c;
+  if (row_len < kShortRow) {
+    im2col_short_rows(image, g, col);
+    return;
+  }
   for (int oh = 0; oh < g.out_h; ++oh) {
     for (int ow = 0; ow < g.out_w; ++ow) {
       float* __restrict row = col + (static_cast<long>(oh) * g.out_w + ow) * k_cols;
@@ -64,21 +90,21 @@ void im2col(const float* image, const ConvGeometry& g, float* col) {
         float* __restrict dst = row + kh * row_len;
         const int ih = oh * g.stride + kh - g.pad_top;
         if (ih < 0 || ih >= g.height) {
-          fill_zero(dst, row_len);
+          std::fill(dst, dst + row_len, 0.0f);
           continue;
         }
         const float* __restrict image_row = image + static_cast<long>(ih) * g.width * c;
-        fill_zero(dst, kw_first * c);
+        std::fill(dst, dst + kw_first * c, 0.0f);
         if (g.stride == 1) {  // kernel columns kw_first..kw_last read one contiguous run
           const float* src = image_row + static_cast<long>(left + kw_first) * c;
-          copy_run(src, (kw_last - kw_first) * c, dst + kw_first * c);
+          std::copy(src, src + (kw_last - kw_first) * c, dst + kw_first * c);
         } else {
           for (int kw = kw_first; kw < kw_last; ++kw) {
             const float* src = image_row + static_cast<long>(left + kw) * c;
-            copy_run(src, c, dst + kw * c);
+            std::copy(src, src + c, dst + kw * c);
           }
         }
-        fill_zero(dst + kw_last * c, row_len - kw_last * c);
+        std::fill(dst + kw_last * c, dst + row_len, 0.0f);
       }
     }
   }

@@ -40,8 +40,11 @@ std::vector<ParamSpec> Conv2D::param_specs(const Shape& in) const {
   const auto k = static_cast<std::size_t>(options_.kernel);
   const auto f = static_cast<std::size_t>(options_.filters);
   const int receptive = options_.kernel * options_.kernel;
-  return {ParamSpec{"kernel", {k, k, static_cast<std::size_t>(in.c), f}, Init::kGlorotUniform,
-                    receptive * in.c, receptive * options_.filters},
+  return {ParamSpec{"kernel",
+                    {k, k, static_cast<std::size_t>(in.c), f},
+                    Init::kGlorotUniform,
+                    receptive * in.c,
+                    receptive * options_.filters},
           ParamSpec{"bias", {f}, Init::kZeros, 0, 0}};
 }
 

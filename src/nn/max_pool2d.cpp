@@ -25,8 +25,8 @@ namespace {
 // best = max(best, candidate) channel by channel, and arg = offset + ch where the candidate
 // wins. The index select is written with masks because gcc 12 will not vectorise `?:` on a
 // float compare that picks an int.
-void take_larger(const float* __restrict candidate, std::int32_t offset, int channels,
-                 float* __restrict best, std::int32_t* __restrict arg) {
+void take_larger(const float* __restrict candidate, std::int32_t offset, int channels, float* __restrict best,
+                 std::int32_t* __restrict arg) {
 #pragma omp simd
   for (int ch = 0; ch < channels; ++ch) {
     const float v = candidate[ch], b = best[ch];

@@ -115,14 +115,27 @@ TEST(Conv2DForward, MatchesNaiveConvolution) {
   std::mt19937 gen(2024);
   const ConvCase cases[] = {
       // n, c, h, w, filters, kernel, stride, same, relu
-      {2, 1, 7, 7, 3, 3, 1, true, false},  {2, 1, 7, 7, 3, 3, 1, false, true},
-      {3, 2, 8, 6, 4, 3, 2, true, true},   {3, 2, 8, 6, 4, 3, 2, false, false},
-      {2, 3, 9, 9, 2, 5, 1, true, true},   {2, 3, 9, 9, 2, 5, 1, false, false},
-      {2, 3, 10, 7, 5, 5, 2, true, false}, {2, 3, 10, 7, 5, 5, 2, false, true},
-      {2, 4, 5, 6, 3, 1, 1, true, true},   {2, 4, 5, 6, 3, 1, 2, false, false},
-      {4, 5, 6, 6, 8, 3, 1, true, false},  {2, 2, 11, 11, 3, 3, 2, true, true},
-      {1, 1, 28, 28, 4, 3, 1, true, true}, {2, 6, 5, 5, 2, 5, 1, false, false},
+      {2, 1, 7, 7, 3, 3, 1, true, false},
+      {2, 1, 7, 7, 3, 3, 1, false, true},
+      {3, 2, 8, 6, 4, 3, 2, true, true},
+      {3, 2, 8, 6, 4, 3, 2, false, false},
+      {2, 3, 9, 9, 2, 5, 1, true, true},
+      {2, 3, 9, 9, 2, 5, 1, false, false},
+      {2, 3, 10, 7, 5, 5, 2, true, false},
+      {2, 3, 10, 7, 5, 5, 2, false, true},
+      {2, 4, 5, 6, 3, 1, 1, true, true},
+      {2, 4, 5, 6, 3, 1, 2, false, false},
+      {4, 5, 6, 6, 8, 3, 1, true, false},
+      {2, 2, 11, 11, 3, 3, 2, true, true},
+      {1, 1, 28, 28, 4, 3, 1, true, true},
+      {2, 6, 5, 5, 2, 5, 1, false, false},
       {2, 2, 4, 4, 3, 5, 2, true, false},  // kernel larger than the image under 'same'
+      // kernel_w * c >= 16: the run-copying im2col path (the cases above take the short-row one)
+      {2, 8, 7, 7, 3, 3, 1, true, true},
+      {2, 8, 9, 8, 4, 3, 2, true, false},
+      {2, 16, 6, 6, 2, 3, 2, false, true},
+      {2, 8, 4, 4, 3, 5, 2, true, false},
+      {2, 6, 7, 5, 3, 3, 3, true, true},
   };
   for (const ConvCase& t : cases) check_conv_forward(t, gen);
 }
@@ -130,33 +143,34 @@ TEST(Conv2DForward, MatchesNaiveConvolution) {
 // Direct check of the documented column layout: row oh*OW + ow, column (kh*KW + kw)*C + c.
 TEST(Im2col, ColumnLayoutMatchesDefinition) {
   std::mt19937 gen(11);
-  for (bool same : {false, true})
-    for (int stride : {1, 2, 3}) {
-      const int c = 2, h = 7, w = 6, k = 3;
-      const ConvGeometry g =
-          make_conv_geometry(c, h, w, k, k, stride, same ? Padding::kSame : Padding::kValid);
-      const Axis ah = keras_axis(h, k, stride, same), aw = keras_axis(w, k, stride, same);
-      const std::vector<float> image = uniform_values(static_cast<std::size_t>(c) * h * w, gen);
-      const int pixels = ah.out * aw.out, k_cols = k * k * c;
-      // One guard value on each side catches writes outside the (pixels, K) matrix.
-      std::vector<float> col(static_cast<std::size_t>(pixels) * k_cols + 2, -7.0f);
-      im2col(image.data(), g, col.data() + 1);
-      for (int oh = 0; oh < ah.out; ++oh)
-        for (int ow = 0; ow < aw.out; ++ow)
-          for (int kh = 0; kh < k; ++kh)
-            for (int kw = 0; kw < k; ++kw)
-              for (int ci = 0; ci < c; ++ci) {
-                const int ih = oh * stride + kh - ah.pad, iw = ow * stride + kw - aw.pad;
-                const float want =
-                    (ih < 0 || ih >= h || iw < 0 || iw >= w) ? 0.0f : image[(ih * w + iw) * c + ci];
-                const int row = oh * aw.out + ow, column = (kh * k + kw) * c + ci;
-                ASSERT_EQ(col[1 + static_cast<std::size_t>(row) * k_cols + column], want)
-                    << "same=" << same << " stride=" << stride << " pixel " << oh << "," << ow << " column "
-                    << column;
-              }
-      EXPECT_EQ(col.front(), -7.0f);
-      EXPECT_EQ(col.back(), -7.0f);
-    }
+  for (int c : {2, 8})  // short-row and run-copying paths
+    for (bool same : {false, true})
+      for (int stride : {1, 2, 3}) {
+        const int h = 7, w = 6, k = 3;
+        const ConvGeometry g =
+            make_conv_geometry(c, h, w, k, k, stride, same ? Padding::kSame : Padding::kValid);
+        const Axis ah = keras_axis(h, k, stride, same), aw = keras_axis(w, k, stride, same);
+        const std::vector<float> image = uniform_values(static_cast<std::size_t>(c) * h * w, gen);
+        const int pixels = ah.out * aw.out, k_cols = k * k * c;
+        // One guard value on each side catches writes outside the (pixels, K) matrix.
+        std::vector<float> col(static_cast<std::size_t>(pixels) * k_cols + 2, -7.0f);
+        im2col(image.data(), g, col.data() + 1);
+        for (int oh = 0; oh < ah.out; ++oh)
+          for (int ow = 0; ow < aw.out; ++ow)
+            for (int kh = 0; kh < k; ++kh)
+              for (int kw = 0; kw < k; ++kw)
+                for (int ci = 0; ci < c; ++ci) {
+                  const int ih = oh * stride + kh - ah.pad, iw = ow * stride + kw - aw.pad;
+                  const float want =
+                      (ih < 0 || ih >= h || iw < 0 || iw >= w) ? 0.0f : image[(ih * w + iw) * c + ci];
+                  const int row = oh * aw.out + ow, column = (kh * k + kw) * c + ci;
+                  ASSERT_EQ(col[1 + static_cast<std::size_t>(row) * k_cols + column], want)
+                      << "c=" << c << " same=" << same << " stride=" << stride << " pixel " << oh << "," << ow
+                      << " column " << column;
+                }
+        EXPECT_EQ(col.front(), -7.0f);
+        EXPECT_EQ(col.back(), -7.0f);
+      }
 }
 
 struct Geometry {
@@ -205,6 +219,7 @@ TEST(Im2col, AdjointOfCol2im) {
         if (padding == Padding::kValid && k > 7) continue;
         check_adjoint(make_conv_geometry(3, 7, 8, k, k, stride, padding), gen);
         check_adjoint(make_conv_geometry(2, 9, 5, k, k, stride, padding), gen);
+        check_adjoint(make_conv_geometry(8, 6, 7, k, k, stride, padding), gen);
       }
   // ... and hand-made ones with odd, asymmetric padding and non-square kernels.
   const Geometry hand[] = {
