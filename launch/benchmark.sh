@@ -6,7 +6,8 @@
 #
 # Sections (1 BLAS thread per rank throughout; every figure comes from `fmnist_dist --benchmark`
 # or launch/pytorch_peer.py in this run):
-#   (a) fmnist_dist, all six presets, np=1, batch 32;
+#   (a) fmnist_dist, all six presets, np=1, batch 32, each with its per-layer table
+#       (--benchmark-layers);
 #   (b) fmnist_dist vs PyTorch (launch/pytorch_peer.py, the same layers, data and steps), np=1,
 #       batch 32: each pair back to back, N reps alternating which goes first; medians of
 #       samples/s and the median of the per-pair ratios;
@@ -155,6 +156,7 @@ run_case() {
     cmd=(mpirun "${mpi_flags[@]}" -np "$np" "$binary" --benchmark --model "$model" --batch-size "$batch"
          --threads 1 --benchmark-steps "$timed" --benchmark-warmup "$warmup" --data-dir "$data_dir"
          --benchmark-json "$json")
+    if [[ "$section" == "presets" ]]; then cmd+=(--benchmark-layers); fi
   else
     cmd=("$peer_python" launch/pytorch_peer.py --model "$model" --batch-size "$batch" --threads 1
          --steps "$timed" --warmup "$warmup" --data-dir "$data_dir" --json "$json")
@@ -380,6 +382,25 @@ for model in presets:
             md.append(f"| {model} | {r['timed_steps']} | failed (exit {r['exit']}) |" + " |" * 10)
         summary["presets"].append({"model": model, "run": r["id"], **(x or {"failed": True})})
 md += ["", "Phase times are medians in ms per step.", ""]
+
+# (a) per layer: the --benchmark-layers table printed by each of those runs
+md += ["### Per layer (the same runs, `--benchmark-layers`)", "",
+       "Each layer timed on its own after the timed steps (medians over as many repetitions as timed steps; "
+       "random inputs of the real shapes). GFLOP/s: the layer's GEMM FLOPs over its whole time, im2col, "
+       "bias and ReLU included.", ""]
+for model in presets:
+    for r in pick(section="presets", model=model):
+        table = []
+        try:
+            with open(os.path.join(work, f"run{r['id']}.log")) as f:
+                for line in f:
+                    if line.startswith("| layer |") or table:
+                        table.append(line.rstrip("\n"))
+                    if line.startswith("| total |"):
+                        break
+        except OSError:
+            pass
+        md += [f"**{model}** (run {r['id']})", ""] + (table or ["(no per-layer table: the run failed)"]) + [""]
 
 # (b)
 summary["pairs"] = []

@@ -190,6 +190,7 @@ int run_benchmark_command(const CliOptions& cli, Communicator& comm) {
   options.warmup_steps = cli.benchmark_warmup;
   options.timed_steps = cli.benchmark_steps;
   options.json_path = cli.benchmark_json;
+  options.layer_profile = cli.benchmark_layers;
   run_benchmark(cli.config, std::move(splits), comm, options, comm.rank() == 0 ? &std::cout : nullptr);
   return 0;
 }

@@ -57,7 +57,8 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
       ("benchmark", po::bool_switch(), "time training steps and print throughput, phase split and GFLOP/s")
       ("benchmark-json", po::value<std::string>(&cli.benchmark_json), "with --benchmark: also write the figures to PATH as JSON")
       ("benchmark-steps", po::value<int>(&cli.benchmark_steps)->default_value(cli.benchmark_steps), "with --benchmark: timed steps")
-      ("benchmark-warmup", po::value<int>(&cli.benchmark_warmup)->default_value(cli.benchmark_warmup), "with --benchmark: untimed warm-up steps");
+      ("benchmark-warmup", po::value<int>(&cli.benchmark_warmup)->default_value(cli.benchmark_warmup), "with --benchmark: untimed warm-up steps")
+      ("benchmark-layers", po::bool_switch(&cli.benchmark_layers), "with --benchmark: also time every layer on its own (forward, backward, GEMM GFLOP/s)");
   po::options_description model("Model and optimisation");
   model.add_options()
       ("model", po::value<std::string>(&c.model)->default_value(c.model), "preset name or layer spec (see below)")

@@ -16,6 +16,7 @@
 #include "fmnist/math/gemm.h"
 #include "fmnist/nn/conv2d.h"
 #include "fmnist/nn/dense.h"
+#include "fmnist/train/layer_profile.h"
 #include "fmnist/train/trainer.h"
 
 namespace fmnist {
@@ -105,6 +106,7 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
   std::vector<std::uint64_t> rss_kib = comm.allgather(static_cast<std::uint64_t>(figures[1] * 1024));
   std::vector<std::uint64_t> sgemm_mflops = comm.allgather(static_cast<std::uint64_t>(sgemm * 1e3));
   if (!log) return;
+  if (options.layer_profile) print_layer_profile(trainer.model(), batch, options.timed_steps, *log);
 
   const double step_seconds = *std::max_element(step_ns.begin(), step_ns.end()) * 1e-9;
   const double rss = *std::max_element(rss_kib.begin(), rss_kib.end()) / 1024.0;

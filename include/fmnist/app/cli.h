@@ -20,6 +20,7 @@ struct CliOptions {
   std::string benchmark_json; // --benchmark-json PATH (benchmark command)
   int benchmark_steps = 30;
   int benchmark_warmup = 5;
+  bool benchmark_layers = false;  // --benchmark-layers
 };
 
 /// Parses argv (and --config FILE, whose 'key = value' lines use the same option names;

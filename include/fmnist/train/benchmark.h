@@ -16,6 +16,7 @@ struct BenchmarkOptions {
   int warmup_steps = 5;
   int timed_steps = 30;
   std::string json_path;  // write the figures here as JSON (rank 0), if not empty
+  bool layer_profile = false;  // then also time each layer on its own (rank 0; layer_profile.h)
 };
 
 /// Runs warm-up then timed steps on `data.train` and prints one Markdown row on rank 0:

@@ -1,0 +1,100 @@
+// Per-layer timing for the benchmark. Each layer runs forward then, after the whole forward
+// pass, backward, as in training; medians over the repetitions (the machine is shared).
+#include "fmnist/train/layer_profile.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <numeric>
+#include <ostream>
+#include <vector>
+
+#include "fmnist/core/rng.h"
+#include "fmnist/nn/conv2d.h"
+#include "fmnist/nn/dense.h"
+
+namespace fmnist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double median_of(std::vector<double> values) {
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(values.size() / 2), values.end());
+  return values[values.size() / 2];
+}
+
+/// Forward GEMM FLOPs of one sample through `layer` (0 for layers without a GEMM).
+double forward_flops(const Layer& layer, const Shape& in, const Shape& out) {
+  if (const auto* dense = dynamic_cast<const Dense*>(&layer))
+    return 2.0 * static_cast<double>(in.per_sample()) * dense->units();
+  if (const auto* conv = dynamic_cast<const Conv2D*>(&layer)) {
+    const int k = conv->options().kernel;
+    return 2.0 * k * k * in.c * static_cast<double>(out.per_sample());
+  }
+  return 0.0;
+}
+
+}  // namespace
+
+void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& log) {
+  const auto& layers = model.layers();
+  const std::size_t count = layers.size();
+  std::vector<Tensor> activations(count + 1), grads(count + 1);
+  activations[0].resize(model.input_shape().with_batch(batch));
+  grads[0].resize(model.input_shape().with_batch(batch));
+  for (std::size_t i = 0; i < count; ++i) {
+    activations[i + 1].resize(model.output_shapes()[i].with_batch(batch));
+    grads[i + 1].resize(model.output_shapes()[i].with_batch(batch));
+  }
+  Rng rng(7);
+  for (std::size_t j = 0; j < activations[0].numel(); ++j) activations[0][j] = rng.uniform(0.0f, 1.0f);
+  std::vector<std::int32_t> ids(static_cast<std::size_t>(batch));
+  std::iota(ids.begin(), ids.end(), 0);
+  ForwardContext ctx;
+  ctx.mode = Mode::kTrain;
+  ctx.sample_ids = ids.data();
+
+  std::vector<std::vector<double>> forward(count), backward(count);
+  for (int rep = 0; rep < reps; ++rep) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const Clock::time_point start = Clock::now();
+      layers[i]->forward(activations[i], activations[i + 1], ctx);
+      forward[i].push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+    Tensor& top = grads[count];
+    for (std::size_t j = 0; j < top.numel(); ++j) top[j] = rng.uniform(-0.5f, 0.5f);
+    for (std::size_t i = count; i-- > 0;) {
+      const Clock::time_point start = Clock::now();
+      layers[i]->backward(activations[i], activations[i + 1], grads[i + 1], i == 0 ? nullptr : &grads[i]);
+      backward[i].push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    }
+  }
+
+  log << "| layer | output (n, h, w, c) | forward ms | backward ms | forward GFLOP/s | backward GFLOP/s |\n"
+      << "|---|---|---|---|---|---|\n";
+  double total_forward = 0.0, total_backward = 0.0;
+  Shape in = model.input_shape();
+  for (std::size_t i = 0; i < count; ++i) {
+    const Shape out = model.output_shapes()[i];
+    const double f = median_of(forward[i]), b = median_of(backward[i]);
+    total_forward += f;
+    total_backward += b;
+    const double flops = forward_flops(*layers[i], in, out) * batch;
+    char rates[64] = "| | |";
+    // Backward does the weight gradient, plus the input gradient after the first layer.
+    if (flops > 0.0)
+      std::snprintf(rates, sizeof(rates), "| %.1f | %.1f |", flops / f * 1e-9,
+                    flops * (i == 0 ? 1 : 2) / b * 1e-9);
+    char row[256];
+    std::snprintf(row, sizeof(row), "| %s (%s) | %s | %.3f | %.3f %s\n", layers[i]->name().c_str(),
+                  layers[i]->spec().c_str(), out.with_batch(batch).str().c_str(), f * 1e3, b * 1e3, rates);
+    log << row;
+    in = out;
+  }
+  char row[128];
+  std::snprintf(row, sizeof(row), "| total | | %.3f | %.3f | | |\n", total_forward * 1e3,
+                total_backward * 1e3);
+  log << row;
+}
+
+}  // namespace fmnist
