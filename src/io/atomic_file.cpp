@@ -63,6 +63,23 @@ void AtomicFile::commit() {
   fsync_path(parent_folder(target_), O_DIRECTORY, target_, "its folder");
 }
 
+bool parse_temp_name(const std::string& file_name, std::string& target_name, long& writer_pid) {
+  const std::size_t mark = file_name.rfind(".tmp-");
+  if (mark == std::string::npos || mark == 0) return false;
+  const std::string tail = file_name.substr(mark + 5);  // "<pid>-<n>"
+  const std::size_t dash = tail.find('-');
+  const auto all_digits = [](const std::string& s) {
+    return !s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (dash == std::string::npos || !all_digits(tail.substr(0, dash)) || !all_digits(tail.substr(dash + 1)))
+    return false;
+  target_name = file_name.substr(0, mark);
+  writer_pid = std::stol(tail.substr(0, dash));
+  return true;
+}
+
+long current_pid() { return static_cast<long>(::getpid()); }
+
 void write_text_file_atomically(const std::string& path, const std::string& text) {
   AtomicFile out(path);
   const int fd = ::open(out.temp_path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -29,6 +29,13 @@ class AtomicFile {
   bool committed_ = false;
 };
 
+/// If `file_name` is an AtomicFile temporary ("<target name>.tmp-<pid>-<n>"), returns true and
+/// sets `target_name` and `writer_pid`; otherwise returns false.
+bool parse_temp_name(const std::string& file_name, std::string& target_name, long& writer_pid);
+
+/// This process's id, as used in temporary names.
+long current_pid();
+
 /// Replaces the file `path` by `text` atomically (as AtomicFile). Throws Error naming `path`.
 void write_text_file_atomically(const std::string& path, const std::string& text);
 

@@ -59,6 +59,27 @@ std::vector<Found> list_checkpoints(const fs::path& dir) {
   return found;
 }
 
+// Deletes temporaries of our checkpoints and of `latest` that another process left behind: a
+// writer killed between creating and renaming one (kill -9, node failure). A checkpoint
+// folder has one writer, rank 0 of one job, so any other process's temporary is dead weight
+// (a checkpoint-sized file per crash). Our own in-flight temporaries are left alone.
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> stale;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string target;
+    long pid = 0;
+    std::int64_t epoch, step;
+    if (!parse_temp_name(it->path().filename().string(), target, pid) || pid == current_pid()) continue;
+    if (target == kLatestFile || parse_name(target, epoch, step)) stale.push_back(it->path());
+  }
+  for (const fs::path& path : stale) {
+    if (!fs::remove(path, ec) && ec)
+      throw Error(path.string() +
+                  ": cannot delete a temporary file left by a killed writer: " + ec.message());
+  }
+}
+
 }  // namespace
 
 std::string checkpoint_file_name(std::int64_t epoch, std::int64_t global_step) {
@@ -76,6 +97,7 @@ std::string save_checkpoint(const std::string& dir, const CheckpointState& state
   fs::create_directories(dir, ec);
   if (ec) throw Error(dir + ": cannot create the checkpoint folder: " + ec.message());
 
+  remove_stale_temporaries(dir);
   const std::string name = checkpoint_file_name(state.epoch, state.global_step);
   const fs::path written = fs::path(dir) / name;
   write_checkpoint(written.string(), state);

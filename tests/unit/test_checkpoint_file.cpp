@@ -403,6 +403,28 @@ TEST_F(CheckpointFileTest, SaveCheckpointKeepsTheNewestAndPointsLatestAtIt) {
   EXPECT_NE(message.find(dir), std::string::npos) << message;
 }
 
+TEST_F(CheckpointFileTest, SaveCheckpointDeletesTemporariesOfKilledWriters) {
+  const std::string dir = path("checkpoints");
+  fs::create_directory(dir);
+  const auto touch = [&](const std::string& name) { std::ofstream(fs::path(dir) / name) << "partial"; };
+  // What a writer killed mid-write leaves (pid 2147483646 is not this process) ...
+  touch("ckpt-e0002-s00000040.h5.tmp-2147483646-0");
+  touch("latest.tmp-2147483646-7");
+  // ... and what must stay: this process's own temporaries (in flight) and files not ours.
+  const std::string own = "ckpt-e0009-s00000090.h5.tmp-" + std::to_string(::getpid()) + "-5";
+  touch(own);
+  touch("notes.txt.tmp-2147483646-0");
+  touch("ckpt-e0002-s00000040.h5.tmp-x-0");
+
+  CheckpointState state = make_state();
+  state.epoch = 3;
+  state.global_step = 60;
+  save_checkpoint(dir, state, 2);
+  EXPECT_EQ(folder_entries(dir),
+            (std::vector<std::string>{"ckpt-e0002-s00000040.h5.tmp-x-0", "ckpt-e0003-s00000060.h5", own,
+                                      "latest", "notes.txt.tmp-2147483646-0"}));
+}
+
 TEST_F(CheckpointFileTest, LatestCheckpointFallsBackToTheNewestName) {
   EXPECT_FALSE(latest_checkpoint(path("missing")).has_value());
   fs::create_directory(path("empty"));
