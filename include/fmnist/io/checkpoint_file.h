@@ -13,7 +13,10 @@
 namespace fmnist {
 
 /// Version of the checkpoint layout (root attribute `format_version`), checked by read_checkpoint.
-constexpr int kCheckpointFormatVersion = 1;
+/// 2: activations are NHWC, so a Dense kernel after Flatten has Keras' (h, w, c) row order.
+/// Version 1 files (NCHW, rows in (c, h, w) order) would load with the right shapes but the
+/// wrong meaning, so they are refused.
+constexpr int kCheckpointFormatVersion = 2;
 
 /// One named float array, e.g. path "conv2d/kernel" with shape {32,1,3,3}. `path` is made of
 /// '/'-separated non-empty parts; `values` is row-major with product(shape) elements; rank >= 1.
