@@ -145,7 +145,13 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
       report.val_accuracy = val.accuracy;
     }
     if (log_ && report.steps > 0) progress.epoch_end(report);
-    if (hit_max_steps) return FitOutcome::kMaxSteps;
+    if (hit_max_steps) {
+      // Stopped inside an epoch: leave a checkpoint so the run can go on (with a larger
+      // --max-steps, or none), unless checkpoint_every has just written this very step.
+      const bool just_saved = config_.checkpoint_every > 0 && position_.global_step % config_.checkpoint_every == 0;
+      if (on_checkpoint && position_.step_in_epoch > 0 && !just_saved) on_checkpoint();
+      return FitOutcome::kMaxSteps;
+    }
 
     std::vector<std::pair<std::string, double>> row = {{"loss", report.loss}, {"accuracy", report.accuracy}};
     if (report.has_validation) {

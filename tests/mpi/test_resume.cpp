@@ -92,6 +92,36 @@ TEST_P(ResumeAt, SameRanksIsBitwiseExact) {
 // Step 9 is an epoch boundary; step 10 and 15 are inside epochs 2 (checkpoint_every = 5).
 INSTANTIATE_TEST_SUITE_P(Steps, ResumeAt, ::testing::Values(9, 10, 15));
 
+// --max-steps inside an epoch leaves a checkpoint, and going on from it equals never stopping.
+TEST(Resume, MaxStepsInsideAnEpochLeavesACheckpointToGoOnFrom) {
+  Communicator world;
+  const DataSplits data = testing::synthetic_splits(200, 40, 0);
+  const std::string file = shared_temp_dir(world) + "/ckpt.h5";
+  TrainConfig limited = resume_config();
+  limited.max_steps = 12;  // inside epoch 2 (9 steps per epoch), not a multiple of checkpoint_every
+  Trainer stopped(limited, data, world, nullptr);
+  stopped.initialize_parameters();
+  std::int64_t last_checkpoint_step = -1;
+  const FitOutcome outcome = stopped.fit([&] {
+    last_checkpoint_step = stopped.position().global_step;
+    if (world.rank() == 0) write_checkpoint(file, capture_checkpoint(stopped));
+  });
+  world.barrier();
+  EXPECT_EQ(outcome, FitOutcome::kMaxSteps);
+  EXPECT_EQ(last_checkpoint_step, 12);
+
+  auto resumed = train_resumed(world, data, file);  // resume_config(): no step limit
+  auto straight = std::make_unique<Trainer>(resume_config(), data, world, nullptr);
+  straight->initialize_parameters();
+  straight->fit();
+  const ParamArena& a = straight->model().params();
+  const ParamArena& b = resumed->model().params();
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_EQ(0, std::memcmp(a.values(), b.values(), sizeof(float) * a.size())) << "parameters differ";
+  world.barrier();
+  if (world.rank() == 0) std::filesystem::remove_all(std::filesystem::path(file).parent_path());
+}
+
 TEST(Resume, OneProcessContinuesAnNRankRunWithinTolerance) {
   Communicator world;
   Communicator self(CommScope::kSelf);

@@ -63,8 +63,8 @@ class Trainer {
   void initialize_parameters();
   /// Trains until config.epochs are complete, max_steps is reached, or a stop signal
   /// arrives on any rank. `on_checkpoint` (may be empty) is called on every rank whenever a
-  /// checkpoint is due: at each epoch end, every checkpoint_every steps and before a
-  /// signal stop.
+  /// checkpoint is due: at each epoch end, every checkpoint_every steps, before a signal
+  /// stop, and when max_steps stops training inside an epoch.
   FitOutcome fit(const std::function<void()>& on_checkpoint = {});
   /// Loss and accuracy of the current parameters on `data`, sharded across ranks.
   EvalResult evaluate(const Dataset& data);
