@@ -28,7 +28,8 @@
 #   --out-dir DIR    where benchmark.md/.json go (default results)
 #   --work-dir DIR   keep each run's log and JSON there (default: a temporary folder, removed)
 # Needs mpirun (Open MPI) and python3 (for the tables). Every run has a 300 s time limit; a
-# failed run is reported as failed, never replaced by a figure.
+# failed run is reported as failed, never replaced by a figure. At the end it also prints the
+# side-by-side table of (b): both tools' samples/s and their ratio.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -406,6 +407,7 @@ for model in presets:
 summary["pairs"] = []
 md += ["## (b) fmnist_dist vs PyTorch (np=1, 1 thread, batch 32, the same steps)", ""]
 pair_runs = pick(section="pairs")
+side_by_side = []  # the (b) summary table, also printed on stdout at the end
 if not pair_runs:
     md += ["Not measured: " + (m.get("torch_note") or "no pairs") + ".", ""]
 else:
@@ -413,6 +415,7 @@ else:
            "over the reps, the ratio is the median of the per-pair ratios (fmnist_dist / PyTorch).", "",
            "| model | timed steps | fmnist_dist samples/s | PyTorch samples/s | ratio (median) | per-pair ratios |",
            "|---|---|---|---|---|---|"]
+    side_by_side_start = len(md) - 2
     detail = ["| model | rep | first | fmnist_dist samples/s | PyTorch samples/s | ratio | PyTorch forward / "
               "backward / optimizer ms | PyTorch CPU/wall |", "|---|---|---|---|---|---|---|---|"]
     for model in presets:
@@ -449,6 +452,7 @@ else:
         summary.setdefault("pairs_median", []).append(
             {"model": model, "timed_steps": steps, "fmnist_dist_samples_per_second": mo,
              "pytorch_samples_per_second": mt, "median_ratio": mr, "ratios": ratios})
+    side_by_side = md[side_by_side_start:]
     md += ["", "Every pair:", ""] + detail + [""]
 
 # (c)
@@ -539,6 +543,9 @@ for name, text in (("benchmark.md", "\n".join(md)), ("benchmark.json", json.dump
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, os.path.join(out, name))
+if side_by_side:
+    print("fmnist_dist vs PyTorch (np=1, 1 thread, batch 32; medians of the back-to-back pairs):")
+    print("\n".join(side_by_side))
 print(f"wrote {os.path.join(out, 'benchmark.md')} and {os.path.join(out, 'benchmark.json')}")
 PY
 echo "benchmark.sh: done in ${elapsed} s" >&2
