@@ -38,7 +38,6 @@ end `test_loss: X - test_accuracy: Y`. --json PATH also writes the settings, the
 and the test figures to PATH. Exit status: 0 done, 1 error, 3 torch (or numpy) cannot be imported.
 """
 import argparse
-import json
 import math
 import os
 import platform
@@ -46,7 +45,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_peer import PRESETS, build_model, import_torch, read_idx  # noqa: E402  (no torch import at module level)
+from pytorch_peer import PRESETS, build_model, import_torch, read_idx, write_json  # noqa: E402  (no torch import at module level)
 
 IMAGE_SIZE = 28
 
@@ -198,9 +197,7 @@ def main(argv):
     result["test_loss"], result["test_accuracy"] = evaluate(torch, model, criterion_sum, x_test, y_test)
     print(f"test_loss: {result['test_loss']:.4f} - test_accuracy: {result['test_accuracy']:.4f}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f)
-            f.write("\n")
+        write_json(args.json, result)
     return 0
 
 

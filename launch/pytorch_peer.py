@@ -152,6 +152,13 @@ def read_idx(path, magic, header_ints):
     return np.frombuffer(raw[4 * header_ints:], dtype=np.uint8).reshape([int(d) for d in head[1:]])
 
 
+def write_json(path, obj):
+    """`obj` as one line of JSON in the file `path`."""
+    with open(path, "w") as f:
+        json.dump(obj, f)
+        f.write("\n")
+
+
 def import_torch(threads):
     """Imports numpy and torch limited to `threads` threads; returns (np, torch, nn), or None
     after printing why when they cannot be imported.
@@ -270,9 +277,7 @@ def main(argv):
           f"{med['backward']:.3f} | {med['optimizer']:.3f} | {med['metrics']:.3f} | {result['peak_rss_mib']:.0f} |")
     print("PEER_JSON " + json.dumps(result))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f)
-            f.write("\n")
+        write_json(args.json, result)
     return 0
 
 
