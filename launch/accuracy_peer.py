@@ -45,25 +45,20 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_peer import PRESETS, build_model, import_torch, read_idx, write_json  # noqa: E402  (no torch import at module level)
+from pytorch_peer import PRESETS, add_shared_arguments, build_model, import_torch, read_idx, write_json  # noqa: E402  (no torch import at module level)
 
 IMAGE_SIZE = 28
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="mlp", help="preset name or layer spec (fmnist_dist grammar); default mlp")
+    add_shared_arguments(p)
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="adam (default) or sgd")
     p.add_argument("--lr", type=float, help="learning rate (default: 0.001 for adam, 0.01 for sgd, as Keras)")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     p.add_argument("--epochs", type=int, default=5, help="epochs (default 5)")
     p.add_argument("--seed", type=int, default=42, help="seed for the initialisation and the order (default 42)")
     p.add_argument("--validation-split", type=int, default=5000,
                    help="hold out the FIRST N training images for validation (default 5000; 0: none)")
-    p.add_argument("--data-dir", default=os.environ.get("FMNIST_DATA", "data/fashion-mnist"),
-                   help="folder with the Fashion-MNIST .gz files (default $FMNIST_DATA or data/fashion-mnist)")
-    p.add_argument("--threads", type=int, default=1, help="intra-op and BLAS threads (default 1)")
-    p.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = p.parse_args(argv)
     for name in ("batch_size", "epochs", "threads"):
         if getattr(args, name) <= 0:

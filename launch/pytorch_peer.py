@@ -49,24 +49,29 @@ IMAGE_SIZE = 28
 NUM_CLASSES = 10
 
 
+def add_shared_arguments(p):
+    """The options both peer scripts take: --model, --batch-size, --threads, --data-dir, --json."""
+    p.add_argument("--model", default="mlp", help="preset name or layer spec (fmnist_dist grammar); default mlp")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    p.add_argument("--threads", type=int, default=1, help="intra-op and BLAS threads (default 1)")
+    p.add_argument("--data-dir", default=os.environ.get("FMNIST_DATA", "data/fashion-mnist"),
+                   help="folder with the Fashion-MNIST .gz files (default $FMNIST_DATA or data/fashion-mnist)")
+    p.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Presets:\n" + "\n".join(f"  {k:12} {v}" for k, v in PRESETS.items()),
     )
-    p.add_argument("--model", default="mlp", help="preset name or layer spec (fmnist_dist grammar); default mlp")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
-    p.add_argument("--threads", type=int, default=1, help="intra-op and BLAS threads (default 1)")
+    add_shared_arguments(p)
     p.add_argument("--steps", type=int, default=30, help="timed steps (default 30, as fmnist_dist)")
     p.add_argument("--warmup", type=int, default=5, help="untimed warm-up steps (default 5, as fmnist_dist)")
-    p.add_argument("--data-dir", default=os.environ.get("FMNIST_DATA", "data/fashion-mnist"),
-                   help="folder with the Fashion-MNIST .gz files (default $FMNIST_DATA or data/fashion-mnist)")
     p.add_argument("--validation-split", type=int, default=5000,
                    help="hold out the FIRST N training images, as fmnist_dist (default 5000)")
     p.add_argument("--seed", type=int, default=42, help="seed for init, order and dropout (default 42)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     p.add_argument("--summary", action="store_true", help="print the model and its parameter count, then exit")
     args = p.parse_args(argv)
     for name in ("batch_size", "threads", "steps"):
