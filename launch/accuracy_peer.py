@@ -45,7 +45,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_peer import PRESETS, add_shared_arguments, build_model, import_torch, read_idx, write_json  # noqa: E402  (no torch import at module level)
+from pytorch_peer import (  # noqa: E402  (no torch import at module level)
+    PRESETS, add_shared_arguments, build_model, import_torch, read_idx, require_positive, write_json)
 
 IMAGE_SIZE = 28
 
@@ -60,9 +61,7 @@ def parse_args(argv):
     p.add_argument("--validation-split", type=int, default=5000,
                    help="hold out the FIRST N training images for validation (default 5000; 0: none)")
     args = p.parse_args(argv)
-    for name in ("batch_size", "epochs", "threads"):
-        if getattr(args, name) <= 0:
-            p.error(f"--{name.replace('_', '-')} must be positive")
+    require_positive(p, args, ("batch_size", "epochs", "threads"))
     if args.validation_split < 0:
         p.error("--validation-split must be >= 0")
     if args.lr is None:

@@ -59,6 +59,13 @@ def add_shared_arguments(p):
     p.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
 
 
+def require_positive(p, args, names):
+    """Exits through argparse's error when an option in `names` (attribute names) is <= 0."""
+    for name in names:
+        if getattr(args, name) <= 0:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description=__doc__,
@@ -74,9 +81,7 @@ def parse_args(argv):
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--summary", action="store_true", help="print the model and its parameter count, then exit")
     args = p.parse_args(argv)
-    for name in ("batch_size", "threads", "steps"):
-        if getattr(args, name) <= 0:
-            p.error(f"--{name.replace('_', '-')} must be positive")
+    require_positive(p, args, ("batch_size", "threads", "steps"))
     if args.warmup < 0:
         p.error("--warmup must be >= 0")
     return args
