@@ -4,7 +4,6 @@
 #include "fmnist/math/im2col.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace fmnist {
 
@@ -40,6 +39,15 @@ void kernel_range(int ow, const ConvGeometry& g, int* first, int* last) {
   *last = std::clamp(g.width - left, *first, g.kernel_w);
 }
 
+// For kernel column kw, the output columns ow in [first, last) read input columns inside the
+// image (the inverse of kernel_range); the others read padding.
+void output_range(int kw, const ConvGeometry& g, int* first, int* last) {
+  const int shift = kw - g.pad_left;  // input column = ow * stride + shift
+  *first = std::min(shift >= 0 ? 0 : (-shift + g.stride - 1) / g.stride, g.out_w);
+  const int end = g.width - shift > 0 ? (g.width - shift - 1) / g.stride + 1 : 0;
+  *last = std::clamp(end, *first, g.out_w);
+}
+
 // A receptive-field row shorter than this many floats (kernel_w * c; 3 for a first layer on
 // grey images) is written element by element: a memmove call per run would cost more than
 // the copy.
@@ -55,11 +63,10 @@ void im2col_short_rows(const float* image, const ConvGeometry& g, float* col) {
       const int ih = oh * g.stride + kh - g.pad_top;
       const bool row_inside = ih >= 0 && ih < g.height;
       for (int kw = 0; kw < g.kernel_w; ++kw) {
-        // Output columns [first, last) read inside the image row; the rest read padding.
+        int first, last;
+        output_range(kw, g, &first, &last);
+        if (!row_inside) last = first;  // the whole kernel row reads padding
         const int shift = kw - g.pad_left;
-        const int first = std::min(shift >= 0 ? 0 : (-shift + g.stride - 1) / g.stride, g.out_w);
-        const int end = g.width - shift > 0 ? (g.width - shift - 1) / g.stride + 1 : 0;
-        const int last = row_inside ? std::clamp(end, first, g.out_w) : first;
         for (int ci = 0; ci < c; ++ci) {
           float* __restrict dst = out_row + (kh * g.kernel_w + kw) * c + ci;
           const float* __restrict src = image + static_cast<long>(row_inside ? ih : 0) * g.width * c + ci;

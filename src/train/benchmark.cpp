@@ -24,12 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double median(std::vector<double> values) {
-  if (values.empty()) return 0.0;
-  std::nth_element(values.begin(), values.begin() + static_cast<long>(values.size() / 2), values.end());
-  return values[values.size() / 2];
-}
-
 /// Median GFLOP/s of a 1024^3 sgemm on this rank, over 5 runs after one warm-up.
 double sgemm_gflops() {
   constexpr int kSize = 1024;
@@ -55,19 +49,28 @@ double peak_rss_mib() {
 
 }  // namespace
 
+double median(std::vector<double> values) {
+  if (values.empty()) return 0.0;
+  std::nth_element(values.begin(), values.begin() + static_cast<long>(values.size() / 2), values.end());
+  return values[values.size() / 2];
+}
+
+double forward_gemm_flops(const Layer& layer, const Shape& in, const Shape& out) {
+  if (const auto* dense = dynamic_cast<const Dense*>(&layer))
+    return 2.0 * static_cast<double>(in.per_sample()) * dense->units();
+  if (const auto* conv = dynamic_cast<const Conv2D*>(&layer)) {
+    const int k = conv->options().kernel;
+    return 2.0 * k * k * in.c * static_cast<double>(out.per_sample());
+  }
+  return 0.0;
+}
+
 double training_flops_per_sample(const Sequential& model) {
   double flops = 0.0;
   Shape in = model.input_shape();
   for (std::size_t i = 0; i < model.layers().size(); ++i) {
-    const Layer* layer = model.layers()[i].get();
     const Shape out = model.output_shapes()[i];
-    double forward = 0.0;
-    if (const auto* dense = dynamic_cast<const Dense*>(layer)) {
-      forward = 2.0 * static_cast<double>(in.per_sample()) * dense->units();
-    } else if (const auto* conv = dynamic_cast<const Conv2D*>(layer)) {
-      const int k = conv->options().kernel;
-      forward = 2.0 * k * k * in.c * static_cast<double>(out.per_sample());
-    }
+    const double forward = forward_gemm_flops(*model.layers()[i], in, out);
     flops += forward * (i == 0 ? 2.0 : 3.0);  // forward + dW (+ dx after the first layer)
     in = out;
   }

@@ -4,10 +4,8 @@
 #include "fmnist/train/checkpointing.h"
 
 #include <cstring>
-#include <map>
 
 #include "fmnist/core/error.h"
-#include "fmnist/nn/model_spec.h"
 
 namespace fmnist {
 namespace {

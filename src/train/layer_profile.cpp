@@ -2,7 +2,6 @@
 // pass, backward, as in training; medians over the repetitions (the machine is shared).
 #include "fmnist/train/layer_profile.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <numeric>
@@ -10,29 +9,12 @@
 #include <vector>
 
 #include "fmnist/core/rng.h"
-#include "fmnist/nn/conv2d.h"
-#include "fmnist/nn/dense.h"
+#include "fmnist/train/benchmark.h"
 
 namespace fmnist {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median_of(std::vector<double> values) {
-  std::nth_element(values.begin(), values.begin() + static_cast<long>(values.size() / 2), values.end());
-  return values[values.size() / 2];
-}
-
-/// Forward GEMM FLOPs of one sample through `layer` (0 for layers without a GEMM).
-double forward_flops(const Layer& layer, const Shape& in, const Shape& out) {
-  if (const auto* dense = dynamic_cast<const Dense*>(&layer))
-    return 2.0 * static_cast<double>(in.per_sample()) * dense->units();
-  if (const auto* conv = dynamic_cast<const Conv2D*>(&layer)) {
-    const int k = conv->options().kernel;
-    return 2.0 * k * k * in.c * static_cast<double>(out.per_sample());
-  }
-  return 0.0;
-}
 
 }  // namespace
 
@@ -76,10 +58,10 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
   Shape in = model.input_shape();
   for (std::size_t i = 0; i < count; ++i) {
     const Shape out = model.output_shapes()[i];
-    const double f = median_of(forward[i]), b = median_of(backward[i]);
+    const double f = median(forward[i]), b = median(backward[i]);
     total_forward += f;
     total_backward += b;
-    const double flops = forward_flops(*layers[i], in, out) * batch;
+    const double flops = forward_gemm_flops(*layers[i], in, out) * batch;
     char rates[64] = "| | |";
     // Backward does the weight gradient, plus the input gradient after the first layer.
     if (flops > 0.0)

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <map>
 
 #include "fmnist/core/error.h"
 #include "fmnist/core/rng.h"

@@ -4,6 +4,7 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "fmnist/data/dataset.h"
 #include "fmnist/dist/communicator.h"
@@ -29,5 +30,12 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
 /// Training FLOPs per sample counted from the GEMMs: forward, weight gradient, and input
 /// gradient for every layer but the first.
 double training_flops_per_sample(const Sequential& model);
+
+/// Forward GEMM FLOPs of one sample through `layer` (input sample shape `in`, output `out`);
+/// 0 for layers without a GEMM (everything but Dense and Conv2D).
+double forward_gemm_flops(const Layer& layer, const Shape& in, const Shape& out);
+
+/// The median of `values` (the upper one of the middle two for an even count); 0 if empty.
+double median(std::vector<double> values);
 
 }  // namespace fmnist
