@@ -85,15 +85,20 @@ std::optional<std::string> resume_path(const TrainConfig& config) {
   return latest_checkpoint(config.output_dir + "/checkpoints");
 }
 
-/// Rank 0 writes the checkpoint and the history files; other ranks have nothing to do
-/// (their state is identical, which --check-replicas verifies).
-void save_run_state(Trainer& trainer, std::ostream* log) {
+/// Rank 0 writes the checkpoint, and the history files when they lack rows (the history only
+/// grows at epoch ends, so mid-epoch checkpoints rarely need to rewrite them);
+/// `history_rows_written` is what this run last wrote. Other ranks have nothing to do (their
+/// state is identical, which --check-replicas verifies).
+void save_run_state(Trainer& trainer, std::ostream* log, std::size_t& history_rows_written) {
   if (trainer.comm().rank() != 0) return;
   const TrainConfig& config = trainer.config();
   const std::string path = save_checkpoint(config.output_dir + "/checkpoints", capture_checkpoint(trainer),
                                            config.keep_checkpoints);
-  if (trainer.history().rows() > 0)
+  const std::size_t rows = trainer.history().rows();
+  if (rows > 0 && rows != history_rows_written) {
     write_history(config.output_dir + "/history.h5", config.output_dir + "/history.csv", trainer.history());
+    history_rows_written = rows;
+  }
   if (log && trainer.position().step_in_epoch > 0) *log << "checkpoint: " << path << "\n";
 }
 
@@ -132,7 +137,8 @@ int run_training(const CliOptions& cli, Communicator& comm) {
   } else {
     trainer->initialize_parameters();
   }
-  const FitOutcome outcome = trainer->fit([&] { save_run_state(*trainer, log); });
+  std::size_t history_rows_written = 0;  // none yet in this run, whatever the folder holds
+  const FitOutcome outcome = trainer->fit([&] { save_run_state(*trainer, log, history_rows_written); });
   if (outcome == FitOutcome::kStopSignal) {
     if (log)
       *log << "\nstopped by SIGTERM/SIGUSR1 (received by " << (stop_signal_received() ? "rank 0" : "another rank")
@@ -151,7 +157,7 @@ int run_evaluate(const CliOptions& cli, Communicator& comm) {
   std::string error;
   std::optional<Trainer> trainer;
   try {
-    // Every rank reads the (small) checkpoint header it needs: model spec and normalisation.
+    // Rank 0 reads the checkpoint; the others get the model spec and options from it.
     CheckpointState state;
     if (comm.rank() == 0) state = read_checkpoint(cli.evaluate_path);
     std::string spec = state.model_spec, config_text = state.config;
