@@ -153,6 +153,29 @@ herr_t collect_attribute_name(hid_t, const char* name, const H5A_info_t*, void* 
   return 0;
 }
 
+// Writes the scalar attribute `name` of type `file_type` from `value` (in `mem_type`).
+void write_scalar_attribute(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type,
+                            const void* value, const std::string& file) {
+  Handle space(check_id(H5Screate(H5S_SCALAR), file, "cannot create a scalar dataspace"));
+  Handle attr(check_id(H5Acreate2(loc, name.c_str(), file_type, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                       file, "cannot create attribute " + name));
+  check_status(H5Awrite(attr.get(), mem_type, value), file, "cannot write attribute " + name);
+  check_status(attr.close(), file, "cannot close attribute " + name);
+}
+
+// Opens `where`, which must exist and be a `kind_name` (HDF5 object type `kind`).
+Handle open_object(hid_t loc, const std::string& where, H5I_type_t kind, const char* kind_name,
+                   const std::string& file) {
+  const htri_t exists = H5Lexists(loc, where.c_str(), H5P_DEFAULT);
+  if (exists < 0) fail(file, std::string("cannot look up ") + kind_name + " " + where);
+  if (exists == 0) throw Error(file + ": expected " + kind_name + " " + where + ", found none");
+  Handle object(check_id(H5Oopen(loc, where.c_str(), H5P_DEFAULT), file, "cannot open " + where));
+  if (H5Iget_type(object.get()) != kind) {
+    throw Error(file + ": expected " + where + " to be a " + kind_name + ", found another kind of object");
+  }
+  return object;
+}
+
 }  // namespace
 
 void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
@@ -252,14 +275,7 @@ Handle create_group(hid_t loc, const std::string& name, const std::string& file)
 }
 
 Handle open_group(hid_t loc, const std::string& where, const std::string& file) {
-  const htri_t exists = H5Lexists(loc, where.c_str(), H5P_DEFAULT);
-  if (exists < 0) fail(file, "cannot look up group " + where);
-  if (exists == 0) throw Error(file + ": expected group " + where + ", found none");
-  Handle object(check_id(H5Oopen(loc, where.c_str(), H5P_DEFAULT), file, "cannot open " + where));
-  if (H5Iget_type(object.get()) != H5I_GROUP) {
-    throw Error(file + ": expected " + where + " to be a group, found another kind of object");
-  }
-  return object;
+  return open_object(loc, where, H5I_GROUP, "group", file);
 }
 
 Handle create_groups(hid_t loc, const std::string& path, const std::string& file) {
@@ -323,13 +339,7 @@ void write_dataset(hid_t loc, const std::string& name, const std::vector<std::si
 template <typename T>
 std::vector<T> read_dataset(hid_t loc, const std::string& where, std::vector<std::size_t>& dims,
                             const std::string& file) {
-  const htri_t exists = H5Lexists(loc, where.c_str(), H5P_DEFAULT);
-  if (exists < 0) fail(file, "cannot look up dataset " + where);
-  if (exists == 0) throw Error(file + ": expected dataset " + where + ", found none");
-  Handle object(check_id(H5Oopen(loc, where.c_str(), H5P_DEFAULT), file, "cannot open " + where));
-  if (H5Iget_type(object.get()) != H5I_DATASET) {
-    throw Error(file + ": expected " + where + " to be a dataset, found another kind of object");
-  }
+  Handle object = open_object(loc, where, H5I_DATASET, "dataset", file);
   Handle type(check_id(H5Dget_type(object.get()), file, "cannot read the type of " + where));
   if (!type_matches<T>(type.get())) {
     throw Error(file + ": expected " + where + " to hold " + TypeOf<T>::kName + ", found " +
@@ -375,24 +385,12 @@ FMNIST_INSTANTIATE(std::uint64_t)
 #undef FMNIST_INSTANTIATE
 
 void write_attribute_int(hid_t loc, const std::string& name, int value, const std::string& file) {
-  Handle space(check_id(H5Screate(H5S_SCALAR), file, "cannot create a scalar dataspace"));
-  Handle attr(
-      check_id(H5Acreate2(loc, name.c_str(), H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-               file, "cannot create attribute " + name));
-  check_status(H5Awrite(attr.get(), H5T_NATIVE_INT, &value), file,
-               "cannot write attribute " + name);
-  check_status(attr.close(), file, "cannot close attribute " + name);
+  write_scalar_attribute(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT, &value, file);
 }
 
 void write_attribute_int64(hid_t loc, const std::string& name, std::int64_t value,
                            const std::string& file) {
-  Handle space(check_id(H5Screate(H5S_SCALAR), file, "cannot create a scalar dataspace"));
-  Handle attr(
-      check_id(H5Acreate2(loc, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
-               file, "cannot create attribute " + name));
-  check_status(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), file,
-               "cannot write attribute " + name);
-  check_status(attr.close(), file, "cannot close attribute " + name);
+  write_scalar_attribute(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, file);
 }
 
 void write_attribute_string(hid_t loc, const std::string& name, const std::string& value,
@@ -405,13 +403,7 @@ void write_attribute_string(hid_t loc, const std::string& name, const std::strin
   Handle type(check_id(H5Tcopy(H5T_C_S1), file, "cannot create a string type"));
   check_status(H5Tset_size(type.get(), value.size() + 1), file, "cannot size attribute " + name);
   check_status(H5Tset_strpad(type.get(), H5T_STR_NULLTERM), file, "cannot set string padding");
-  Handle space(check_id(H5Screate(H5S_SCALAR), file, "cannot create a scalar dataspace"));
-  Handle attr(
-      check_id(H5Acreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
-               file, "cannot create attribute " + name));
-  check_status(H5Awrite(attr.get(), type.get(), value.c_str()), file,
-               "cannot write attribute " + name);
-  check_status(attr.close(), file, "cannot close attribute " + name);
+  write_scalar_attribute(loc, name, type.get(), type.get(), value.c_str(), file);
 }
 
 std::int64_t read_attribute_int64(hid_t loc, const std::string& owner, const std::string& name,
