@@ -58,6 +58,8 @@ CheckpointState make_state() {
   state.epoch = 3;
   state.step_in_epoch = 17;
   state.global_step = 2830;
+  // Sums of the unfinished epoch; 0.1 has no exact binary form, so a lossy path would show.
+  state.epoch_progress = {{"loss_sum", 12.5}, {"correct", 300}, {"count", 408}, {"seconds", 0.1}};
   state.rng_state = {0, 1, 0x0123456789ABCDEFull, 0xFFFFFFFFFFFFFFFFull};
   state.model = {
       make_array("conv2d/kernel", {32, 1, 3, 3}, -0.5f), make_array("conv2d/bias", {32}, 0.0f),
@@ -126,6 +128,7 @@ void expect_same_state(const CheckpointState& expected, const CheckpointState& a
   EXPECT_EQ(expected.step_in_epoch, actual.step_in_epoch);
   EXPECT_EQ(expected.global_step, actual.global_step);
   EXPECT_EQ(expected.rng_state, actual.rng_state);
+  EXPECT_EQ(expected.epoch_progress, actual.epoch_progress);
   expect_same_arrays(expected.model, actual.model);
   expect_same_arrays(expected.optimizer, actual.optimizer);
   EXPECT_EQ(expected.optimizer_counters, actual.optimizer_counters);
