@@ -72,13 +72,13 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
       ("seed", po::value<long long>(&seed)->default_value(seed), "seed for initialisation, shuffling and dropout");
   po::options_description data("Data");
   data.add_options()
-      ("data-dir", po::value<std::string>(&data_dir), "folder with the four .gz files (default: $FMNIST_DATA or data/fashion-mnist)")
+      ("data-dir", po::value<std::string>(&data_dir), "folder with the four .gz (or raw) IDX files (default: $FMNIST_DATA or data/fashion-mnist)")
       ("validation-split", po::value<int>(&c.validation_split)->default_value(c.validation_split), "hold out the FIRST N training images for validation (0: none)")
       ("no-normalize", po::bool_switch(&no_normalize), "feed raw 0..255 pixels instead of pixels / 255");
   po::options_description run("Run control");
   run.add_options()
       ("output-dir", po::value<std::string>(&c.output_dir), "where the run writes history and checkpoints (default: results/runs/<timestamp>)")
-      ("max-steps", po::value<std::int64_t>(&c.max_steps)->default_value(0), "stop after N optimizer steps, then evaluate (0: no limit)")
+      ("max-steps", po::value<std::int64_t>(&c.max_steps)->default_value(0), "stop after N optimizer steps, then evaluate (0: no limit); stopping inside an epoch writes a checkpoint")
       ("threads", po::value<int>(&c.threads)->default_value(0), "BLAS threads per rank (0: cores per node / ranks per node)")
       ("check-replicas", po::value<int>(&c.check_replicas)->default_value(0), "compare parameter checksums across ranks every N steps (0: never)")
       ("checkpoint-every", po::value<int>(&c.checkpoint_every)->default_value(0), "also checkpoint every N steps (0: end of each epoch only)")
