@@ -46,9 +46,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_peer import (  # noqa: E402  (no torch import at module level)
-    PRESETS, add_shared_arguments, build_model, import_torch, read_idx, require_positive, write_json)
-
-IMAGE_SIZE = 28
+    IMAGE_SIZE, PRESETS, add_shared_arguments, build_model, import_torch, read_idx, require_non_negative,
+    require_positive, write_json)
 
 
 def parse_args(argv):
@@ -62,8 +61,7 @@ def parse_args(argv):
                    help="hold out the FIRST N training images for validation (default 5000; 0: none)")
     args = p.parse_args(argv)
     require_positive(p, args, ("batch_size", "epochs", "threads"))
-    if args.validation_split < 0:
-        p.error("--validation-split must be >= 0")
+    require_non_negative(p, args, ("validation_split",))
     if args.lr is None:
         args.lr = 1e-3 if args.optimizer == "adam" else 0.01
     return args
@@ -120,10 +118,7 @@ def evaluate(torch, model, criterion_sum, x, y, batch=1000):
 
 def main(argv):
     args = parse_args(argv)
-    imported = import_torch(args.threads)
-    if imported is None:
-        return 3
-    np, torch, nn = imported
+    np, torch, nn = import_torch(args.threads)
 
     x_all, y_all = load_split(np, torch, args.data_dir, "train")
     if args.validation_split >= len(y_all):

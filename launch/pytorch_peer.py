@@ -59,11 +59,23 @@ def add_shared_arguments(p):
     p.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
 
 
+def prog():
+    """The running script's name, for error messages (this module also serves accuracy_peer.py)."""
+    return os.path.basename(sys.argv[0])
+
+
 def require_positive(p, args, names):
     """Exits through argparse's error when an option in `names` (attribute names) is <= 0."""
     for name in names:
         if getattr(args, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
+
+
+def require_non_negative(p, args, names):
+    """Exits through argparse's error when an option in `names` (attribute names) is < 0."""
+    for name in names:
+        if getattr(args, name) < 0:
+            p.error(f"--{name.replace('_', '-')} must be >= 0")
 
 
 def parse_args(argv):
@@ -82,8 +94,7 @@ def parse_args(argv):
     p.add_argument("--summary", action="store_true", help="print the model and its parameter count, then exit")
     args = p.parse_args(argv)
     require_positive(p, args, ("batch_size", "threads", "steps"))
-    if args.warmup < 0:
-        p.error("--warmup must be >= 0")
+    require_non_negative(p, args, ("warmup", "validation_split"))
     return args
 
 
@@ -101,7 +112,7 @@ def build_model(nn, spec):
             stride = int(m[3]) if m[3] else 1
             same = m[4] == "same"
             if same and (stride != 1 or k % 2 == 0):
-                raise SystemExit(f"pytorch_peer.py: '{tok}': only odd kernels with stride 1 for 'same'")
+                raise SystemExit(f"{prog()}: '{tok}': only odd kernels with stride 1 for 'same'")
             pad = k // 2 if same else 0
             layers.append(nn.Conv2d(c, filters, k, stride=stride, padding=pad))
             h = (h + 2 * pad - k) // stride + 1
@@ -113,7 +124,7 @@ def build_model(nn, spec):
         m = re.fullmatch(r"dense(\d+)(linear)?", tok)
         if m:
             if not flat:  # Keras' Dense on a flat input only; fmnist_dist specs flatten first
-                raise SystemExit(f"pytorch_peer.py: '{tok}' needs a flat input (add flatten or gap)")
+                raise SystemExit(f"{prog()}: '{tok}' needs a flat input (add flatten or gap)")
             layers.append(nn.Linear(c, int(m[1])))
             c = int(m[1])
             if not (m[2] or last):
@@ -144,9 +155,9 @@ def build_model(nn, spec):
         if tok == "relu":
             layers.append(nn.ReLU())
             continue
-        raise SystemExit(f"pytorch_peer.py: model spec token '{tok}' is not a layer")
+        raise SystemExit(f"{prog()}: model spec token '{tok}' is not a layer")
     if not flat or c != NUM_CLASSES:
-        raise SystemExit(f"pytorch_peer.py: model spec '{spec}' must end with {NUM_CLASSES} flat logits")
+        raise SystemExit(f"{prog()}: model spec '{spec}' must end with {NUM_CLASSES} flat logits")
     return nn.Sequential(*layers)
 
 
@@ -158,7 +169,7 @@ def read_idx(path, magic, header_ints):
         raw = f.read()
     head = np.frombuffer(raw[: 4 * header_ints], dtype=">u4")
     if int(head[0]) != magic:
-        raise SystemExit(f"{os.path.basename(sys.argv[0])}: {path}: bad magic {int(head[0]):#x}")
+        raise SystemExit(f"{prog()}: {path}: bad magic {int(head[0]):#x}")
     return np.frombuffer(raw[4 * header_ints:], dtype=np.uint8).reshape([int(d) for d in head[1:]])
 
 
@@ -170,8 +181,8 @@ def write_json(path, obj):
 
 
 def import_torch(threads):
-    """Imports numpy and torch limited to `threads` threads; returns (np, torch, nn), or None
-    after printing why when they cannot be imported.
+    """Imports numpy and torch limited to `threads` threads and returns (np, torch, nn); when
+    they cannot be imported, prints why and exits with status 3.
 
     Debian's torch does its GEMMs through the libblas.so.3 alternative (OpenBLAS pthread where
     installed), which ignores torch.set_num_threads and would otherwise start one thread per
@@ -183,9 +194,9 @@ def import_torch(threads):
         import torch
         from torch import nn
     except ImportError as e:
-        print(f"{os.path.basename(sys.argv[0])}: cannot import torch/numpy with {sys.executable}: {e} "
+        print(f"{prog()}: cannot import torch/numpy with {sys.executable}: {e} "
               "(Debian: apt-get install python3-torch)", file=sys.stderr)
-        return None
+        sys.exit(3)
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(1)
@@ -196,10 +207,7 @@ def import_torch(threads):
 
 def main(argv):
     args = parse_args(argv)
-    imported = import_torch(args.threads)
-    if imported is None:
-        return 3
-    np, torch, nn = imported
+    np, torch, nn = import_torch(args.threads)
     rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     torch.manual_seed(args.seed)
 
@@ -217,7 +225,7 @@ def main(argv):
     count = len(labels)
     total_steps = args.warmup + args.steps
     if total_steps * args.batch_size > count:
-        print(f"pytorch_peer.py: {total_steps} steps of {args.batch_size} samples exceed the {count} "
+        print(f"{prog()}: {total_steps} steps of {args.batch_size} samples exceed the {count} "
               "training samples", file=sys.stderr)
         return 1
     x_u8 = torch.from_numpy(images.copy()).reshape(count, 1, IMAGE_SIZE, IMAGE_SIZE)  # uint8, like ours
