@@ -33,7 +33,6 @@
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo_root"
 
 reps=3
 quick=0
@@ -46,22 +45,27 @@ work_dir=""
 invocation="launch/benchmark.sh"
 for arg in "$@"; do invocation+=" $(printf '%q' "$arg")"; done
 
-usage() { sed -n '2,30p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+# The header comment: every line after the first up to the first that is not a comment.
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; }
 need_value() { [[ $# -ge 2 && -n "$2" ]] || { echo "benchmark.sh: $1 needs a value" >&2; exit 2; }; }
+# Paths given on the command line are relative to the caller's folder; the script then runs
+# from the repository root (where the defaults are relative to).
+abs_path() { if [[ "$1" == /* ]]; then echo "$1"; else echo "$PWD/$1"; fi; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --reps) need_value "$@"; reps="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
     --no-torch) use_torch=0; shift ;;
-    --python) need_value "$@"; peer_python="$2"; shift 2 ;;
-    --binary) need_value "$@"; binary="$2"; shift 2 ;;
-    --data-dir) need_value "$@"; data_dir="$2"; shift 2 ;;
-    --out-dir) need_value "$@"; out_dir="$2"; shift 2 ;;
-    --work-dir) need_value "$@"; work_dir="$2"; shift 2 ;;
+    --python) need_value "$@"; peer_python="$2"; [[ "$2" != */* ]] || peer_python="$(abs_path "$2")"; shift 2 ;;
+    --binary) need_value "$@"; binary="$(abs_path "$2")"; shift 2 ;;
+    --data-dir) need_value "$@"; data_dir="$(abs_path "$2")"; shift 2 ;;
+    --out-dir) need_value "$@"; out_dir="$(abs_path "$2")"; shift 2 ;;
+    --work-dir) need_value "$@"; work_dir="$(abs_path "$2")"; shift 2 ;;
     *) echo "benchmark.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+cd "$repo_root"
 if ! [[ "$reps" =~ ^[1-9][0-9]*$ ]]; then
   echo "benchmark.sh: --reps: expected a positive integer, found '$reps'" >&2
   exit 2
@@ -321,7 +325,14 @@ def pick(**kw):
     return [r for r in runs if all(r[k] == v for k, v in kw.items())]
 
 
-presets = ["mlp", "cnn", "cnn-gap", "cnn-deep", "mlp-300-100", "cnn-2x64"]
+# The presets and their step counts, in run order, as section (a) ran them (the manifest).
+presets = list(dict.fromkeys(r["model"] for r in runs if r["section"] == "presets"))
+steps_groups = {}  # (timed, warm-up) -> models
+for r in runs:
+    if r["section"] == "presets":
+        steps_groups.setdefault((r["timed_steps"], r["warmup_steps"]), []).append(r["model"])
+steps_text = ", ".join(f"{timed} ({', '.join(models)}; {warmup} warm-up)"
+                       for (timed, warmup), models in sorted(steps_groups.items(), reverse=True))
 md = []
 summary = {}
 mem_gib = int(m["mem_total_kib"]) / 1024 / 1024
@@ -352,8 +363,8 @@ md += [
     "PyTorch (parameter counts equal), gathers each batch the same way (index a uint8 tensor, convert, scale), "
     "and times the same W + S steps of Adam + cross-entropy with one intra-op, one inter-op and one BLAS "
     "thread, reporting samples/s = batch / median step. Every run has 1 BLAS thread per rank and runs under "
-    f"`timeout 300`. Timed steps: 200 (mlp, mlp-300-100), 60 (cnn, cnn-gap, cnn-2x64), 25 (cnn-deep)"
-    + (" — divided by 5 because of --quick" if m["quick"] == "1" else "") + ".",
+    f"`timeout 300`. Timed steps: {steps_text}"
+    + (" — a fifth of the full timed steps, because of --quick" if m["quick"] == "1" else "") + ".",
     "",
 ]
 if m.get("torch_note"):
