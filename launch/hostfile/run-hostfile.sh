@@ -60,6 +60,9 @@ EOF
 }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# has_opt, add_config_opt, add_resume_threads_opts: shared with launch/slurm/fmnist.sbatch.
+# shellcheck source=launch/lib.sh
+source "$root/launch/lib.sh"
 hostfile=${FMNIST_HOSTFILE:-}
 np=""
 oversubscribe=0
@@ -110,32 +113,17 @@ fi
 bin=${FMNIST_BIN:-$root/build/fmnist_dist}
 [[ -x $bin ]] || { echo "run-hostfile.sh: trainer '$bin' not found or not executable (build it, or set FMNIST_BIN)" >&2; exit 2; }
 
-has_opt() {
-  local want=$1 arg
-  shift
-  for arg in "$@"; do
-    if [[ $arg == "$want" || $arg == "$want="* ]]; then
-      return 0
-    fi
-  done
-  return 1
-}
-
 threads=${FMNIST_THREADS:-1}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$threads} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-$threads}
 extra=()
-if [[ -n ${FMNIST_CONFIG:-} ]]; then
-  [[ -f $FMNIST_CONFIG ]] || { echo "run-hostfile.sh: FMNIST_CONFIG='$FMNIST_CONFIG' is not a file" >&2; exit 2; }
-  extra+=(--config "$FMNIST_CONFIG")
-fi
-if ! has_opt --output-dir ${train[@]+"${train[@]}"}; then
+add_config_opt run-hostfile.sh
+if ! has_opt --output-dir "${train[@]}"; then
   outdir=${FMNIST_RUNS:-$root/results/runs}/${FMNIST_RUN_NAME:-hostfile-$(date +%Y%m%d-%H%M%S)}
   mkdir -p "$outdir"
   extra+=(--output-dir "$outdir")
   echo "run-hostfile.sh: output folder $outdir (rerun with --output-dir '$outdir' to resume)"
 fi
-has_opt --resume ${train[@]+"${train[@]}"} || extra+=(--resume auto)
-has_opt --threads ${train[@]+"${train[@]}"} || extra+=(--threads "$threads")
+add_resume_threads_opts "$threads" "${train[@]}"
 
 cmd=(mpirun --hostfile "$hostfile" -np "$np" --bind-to none
   -x OMP_NUM_THREADS -x OPENBLAS_NUM_THREADS)
@@ -146,7 +134,7 @@ if [[ $(id -u) -eq 0 ]]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 read -r -a mpirun_extra <<<"${FMNIST_MPIRUN_ARGS:-}"
-cmd+=(${mpirun_extra[@]+"${mpirun_extra[@]}"} "$bin" "${extra[@]}" ${train[@]+"${train[@]}"})
+cmd+=("${mpirun_extra[@]}" "$bin" "${extra[@]}" "${train[@]}")
 
 echo "run-hostfile.sh: ${cmd[*]}"
 # exec: signals sent to this script's pid reach mpirun, and mpirun's exit status is ours
