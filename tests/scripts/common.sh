@@ -35,3 +35,26 @@ metric() {
   local key="$1" text="$2"
   grep -o "$key: [0-9.]*" <<<"$text" | tail -n 1 | awk '{print $2}'
 }
+
+# expect_one_line_error LABEL EXPECT NP ARGS...: fmnist_dist ARGS (under mpirun -np NP when NP
+# is not 0) must fail on its own within 120 s (no hang, no signal, no launch failure) with
+# exactly one line on stderr, which mentions EXPECT.
+expect_one_line_error() {
+  local label="$1" expect="$2" np="$3"
+  shift 3
+  local -a cmd=("$fmnist" "$@")
+  local where="" rc=0 lines
+  if [[ "$np" != 0 ]]; then
+    cmd=(mpirun --quiet --oversubscribe -np "$np" "${cmd[@]}")
+    where=", np=$np"
+  fi
+  timeout 120 "${cmd[@]}" >"$work/out" 2>"$work/err" || rc=$?
+  lines=$(grep -c . "$work/err")
+  echo "  [$label$where] rc=$rc: $(head -n 1 "$work/err")"
+  [[ $rc -ne 0 ]] || fail "$label: exit status 0"
+  [[ $rc -ne 124 ]] || fail "$label: hung (killed by timeout)"
+  [[ $rc -lt 128 ]] || fail "$label: died of a signal (status $rc)"
+  [[ $rc -lt 124 ]] || fail "$label: exit status $rc (timeout failed, or the command could not be run)"
+  [[ $lines -eq 1 ]] || { cat "$work/err" >&2; fail "$label: expected one line on stderr, found $lines"; }
+  grep -qF -- "$expect" "$work/err" || fail "$label: message does not mention '$expect'"
+}

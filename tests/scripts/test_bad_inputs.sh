@@ -33,32 +33,13 @@ cases=(
   "bad spec token|token 'bogus'|--model conv32x3-bogus-dense10"
 )
 
-check_case() {
-  local label="$1" expect="$2" np="$3"
-  shift 3
-  local rc stderr_lines
-  if [[ "$np" == 0 ]]; then
-    timeout 120 "$fmnist" "$@" >"$work/out" 2>"$work/err"
-  else
-    timeout 120 mpirun --quiet --oversubscribe -np "$np" "$fmnist" "$@" >"$work/out" 2>"$work/err"
-  fi
-  rc=$?
-  stderr_lines=$(grep -c . "$work/err")
-  echo "  [$label, np=$np] rc=$rc: $(head -n 1 "$work/err")"
-  [[ $rc -ne 0 ]] || fail "$label: exit status 0"
-  [[ $rc -ne 124 ]] || fail "$label: hung (killed by timeout)"
-  [[ $rc -lt 128 ]] || fail "$label: died of a signal (status $rc)"
-  [[ $stderr_lines -eq 1 ]] || { cat "$work/err" >&2; fail "$label: expected one line on stderr, found $stderr_lines"; }
-  grep -qF -- "$expect" "$work/err" || fail "$label: message does not mention '$expect'"
-}
-
 for entry in "${cases[@]}"; do
   IFS='|' read -r label expect args <<<"$entry"
   read -r -a argv <<<"$args"
-  check_case "$label" "$expect" 0 "${argv[@]}"
+  expect_one_line_error "$label" "$expect" 0 "${argv[@]}"
 done
 # The same errors under MPI: every rank stops, the message appears once.
-check_case "truncated gzip" "train-images-idx3-ubyte.gz" 2 --data-dir "$truncated" --max-steps 1
-check_case "negative lr" "--lr" 2 --lr -0.5
-check_case "batch smaller than ranks" "--batch-size" 4 --batch-size 3 --data-dir "$data_dir"
+expect_one_line_error "truncated gzip" "train-images-idx3-ubyte.gz" 2 --data-dir "$truncated" --max-steps 1
+expect_one_line_error "negative lr" "--lr" 2 --lr -0.5
+expect_one_line_error "batch smaller than ranks" "--batch-size" 4 --batch-size 3 --data-dir "$data_dir"
 echo "bad inputs: all rejected cleanly"

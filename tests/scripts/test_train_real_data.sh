@@ -18,6 +18,7 @@ for np in 1 2 4; do
   out=$(timeout 600 mpirun --quiet --oversubscribe -np "$np" "$fmnist" --model cnn --batch-size 64 --max-steps 20 \
     --seed 7 --threads 1 --data-dir "$data_dir" --output-dir "$work/cnn-np$np") || fail "cnn np=$np exited with $?"
   loss[$np]=$(metric test_loss "$out")
+  [[ -n ${loss[$np]} ]] || fail "cnn np=$np printed no test_loss"
   echo "cnn np=$np: test_loss ${loss[$np]}"
 done
 for np in 2 4; do
