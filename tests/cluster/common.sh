@@ -87,15 +87,24 @@ ct_check_history() {
   [[ $got == "$want" ]] || ct_fail "$file: epochs column is '$got', want '$want' (no repeats, none missing)"
 }
 
-# Prints the whole of a file between markers (for failures).
+# Prints the last 200 lines of each file between markers (for failures).
 ct_dump() {
   local f
   for f in "$@"; do
     [[ -f $f ]] || continue
-    echo "----- $f -----"
+    echo "----- $f (last 200 lines) -----"
     tail -n 200 "$f"
     echo "----- end $f -----"
   done
+}
+
+# ct_fail_dump MESSAGE FILE...: ct_dump the files, then ct_fail MESSAGE (exits: call it after
+# `||`, not inside `$(...)`).
+ct_fail_dump() {
+  local msg=$1
+  shift
+  ct_dump "$@"
+  ct_fail "$msg"
 }
 
 # Ends process $1 (if running): SIGTERM, a second's grace, then SIGKILL, and reaps it.

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # tests/cluster/slurm_lib.sh -- a throw-away, single-node Slurm cluster for tests.
 #
-# Source this file, then:
+# Source tests/cluster/common.sh (ct_skip) and then this file, then:
 #   slurm_lib_require_root              # exit 77 (skip) unless root
 #   slurm_lib_install                   # apt-get install slurmctld slurmd slurm-client munge if missing (else skip 77)
 #   slurm_lib_start "$workdir"          # munge key + munged, slurm.conf, slurmctld -D, slurmd -D, wait for an idle node
@@ -20,21 +20,17 @@ SLURM_LIB_DIR=""
 
 slurm_lib_log() { printf '[slurm-lib %(%H:%M:%S)T] %s\n' -1 "$*"; }
 
-slurm_lib_skip() {
-  printf 'SKIP: %s\n' "$*"
-  exit 77
-}
-
 slurm_lib_require_root() {
   if [[ $(id -u) -ne 0 ]]; then
-    slurm_lib_skip "needs root (starts munged, slurmctld and slurmd as daemons)"
+    ct_skip "needs root (starts munged, slurmctld and slurmd as daemons)"
   fi
 }
 
+# Whether every tool is on PATH (slurm_lib_install, the only caller, adds /usr/sbin:/sbin first).
 slurm_lib_have_all() {
   local tool
   for tool in slurmctld slurmd sbatch squeue scontrol sinfo scancel srun munged; do
-    command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1 || return 1
+    command -v "$tool" >/dev/null 2>&1 || return 1
   done
   return 0
 }
@@ -45,7 +41,7 @@ slurm_lib_install() {
   if slurm_lib_have_all; then
     return 0
   fi
-  command -v apt-get >/dev/null 2>&1 || slurm_lib_skip "Slurm/munge missing and no apt-get to install them"
+  command -v apt-get >/dev/null 2>&1 || ct_skip "Slurm/munge missing and no apt-get to install them"
   slurm_lib_log "installing slurmctld slurmd slurm-client munge with apt-get"
   # policy-rc.d 101 stops the packages' maintainer scripts from starting the system daemons.
   local policy=/usr/sbin/policy-rc.d created_policy=0
@@ -64,20 +60,19 @@ slurm_lib_install() {
   if [[ $created_policy -eq 1 ]]; then rm -f "$policy"; fi
   if [[ $rc -ne 0 ]] || ! slurm_lib_have_all; then
     tail -n 5 /tmp/fmnist-slurm-apt.log 2>/dev/null || true
-    slurm_lib_skip "could not install slurmctld/slurmd/slurm-client/munge (apt-get rc=$rc, log /tmp/fmnist-slurm-apt.log)"
+    ct_skip "could not install slurmctld/slurmd/slurm-client/munge (apt-get rc=$rc, log /tmp/fmnist-slurm-apt.log)"
   fi
 }
 
 # A free TCP port in [lo, hi] (best effort: not listening now).
 slurm_lib_free_port() {
-  local lo=$1 hi=$2 port tries
-  for tries in $(seq 1 200); do
+  local lo=$1 hi=$2 port
+  for _ in $(seq 1 200); do
     port=$((lo + RANDOM % (hi - lo + 1)))
     if ! ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
       echo "$port"
       return 0
     fi
-    : "$tries"
   done
   return 1
 }
@@ -238,13 +233,12 @@ EOF
 
 # Kills one daemon by pid: TERM, bounded wait, then KILL.
 slurm_lib_kill_pid() {
-  local pid=$1 name=$2 i
+  local pid=$1 name=$2
   slurm_lib_alive "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 40); do
+  for _ in $(seq 1 40); do
     slurm_lib_alive "$pid" || break
     sleep 0.25
-    : "$i"
   done
   if slurm_lib_alive "$pid"; then
     slurm_lib_log "$name (pid $pid) ignored TERM; sending KILL"
@@ -273,13 +267,12 @@ slurm_lib_leftover_pids() {
 # Stops everything started by slurm_lib_start: cancels our jobs (bounded wait), then slurmd,
 # stray job processes, slurmctld and munged, each by pid.  Safe to call twice / from a trap.
 slurm_lib_stop() {
-  local pid i
+  local pid
   if slurm_lib_alive "$SLURM_LIB_CTLD_PID" && [[ -n ${SLURM_CONF:-} ]]; then
     timeout 10 scancel --quiet --partition=test >/dev/null 2>&1 || true
-    for i in $(seq 1 60); do
+    for _ in $(seq 1 60); do
       [[ -z $(timeout 5 squeue -h -p test -o %i 2>/dev/null) ]] && break
       sleep 0.5
-      : "$i"
     done
   fi
   slurm_lib_kill_pid "$SLURM_LIB_SLURMD_PID" slurmd

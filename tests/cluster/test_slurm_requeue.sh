@@ -14,7 +14,8 @@
 #      <lead> s before the time limit with --signal=B:USR1@<lead>);
 #   3. the trainer must exit 75, the script must `scontrol requeue` the job (Restarts=1, PENDING);
 #   4. scontrol update JobId=<job> StartTime=now  (Slurm holds requeued jobs ~2 min);
-#   5. the rerun (SLURM_RESTART_COUNT=1) resumes and the job ends COMPLETED, exit 0:0;
+#   5. the rerun (SLURM_RESTART_COUNT=1) resumes and the job ends COMPLETED, exit 0:0; both
+#      starts ran the requested launcher (srun's logged fallback to mpirun is only a warning);
 #   6. history.csv has epochs 1..E exactly once each, and the test_loss/test_accuracy line equals
 #      that of an uninterrupted `mpirun -np NP` run with the same options.
 #
@@ -84,15 +85,11 @@ ref_pid=$!
 ref_rc=0
 wait "$ref_pid" || ref_rc=$?
 ref_pid=""
-[[ $ref_rc -eq 0 ]] || {
-  ct_dump "$work/ref.log"
-  ct_fail "reference run exited $ref_rc"
-}
+[[ $ref_rc -eq 0 ]] ||
+  ct_fail_dump "reference run exited $ref_rc" "$work/ref.log"
 ref_line=$(ct_test_line "$work/ref.log")
-[[ -n $ref_line ]] || {
-  ct_dump "$work/ref.log"
-  ct_fail "reference run printed no test_loss/test_accuracy line"
-}
+[[ -n $ref_line ]] ||
+  ct_fail_dump "reference run printed no test_loss/test_accuracy line" "$work/ref.log"
 ct_check_history "$work/ref/history.csv" "$epochs"
 ct_check "reference run: exit 0 in $((SECONDS - start))s, $epochs history rows, '$ref_line'"
 
@@ -131,6 +128,26 @@ cond_first_epoch() { [[ $state != RUNNING || $(history_rows "$hist") -ge 1 ]]; }
 cond_requeued() { [[ ${restarts:-0} -ge 1 ]] || is_final; }
 cond_final() { is_final; }
 
+# check_launcher ID OUT WANT: every start of job ID logged "launcher WANT" in OUT.  The one
+# fallback fmnist.sbatch documents (srun without the FMNIST_SRUN_MPI plugin runs mpirun) is
+# accepted only when the script logged it, and is reported as a warning.  Appends what ran to
+# the global ran_launchers.
+ran_launchers=()
+check_launcher() {
+  local id=$1 out=$2 want=$3 used
+  used=$(sed -n "s/.*] job $id restart [0-9]* on .*, launcher \([a-z]*\)\$/\1/p" "$out" | sort -u | paste -sd' ')
+  [[ -n $used ]] || ct_fail_dump "no 'job $id restart N ... launcher X' line in $out" "$out"
+  if [[ $used == "$want" ]]; then
+    ran_launchers+=("$want")
+    ct_check "every start of job $id ran launcher $want"
+  elif [[ $want == srun && $used == mpirun ]] && grep -q 'srun --mpi=list does not offer' "$out"; then
+    ran_launchers+=("srun->mpirun")
+    ct_log "WARNING: job $id asked for srun but fell back to mpirun ($(grep -m 1 -o 'srun --mpi=list does not offer.*' "$out")): the srun launch path was NOT tested"
+  else
+    ct_fail_dump "job $id ran launcher(s) '$used', expected $want" "$out"
+  fi
+}
+
 # ---- the preempt / requeue / resume cycle, per launcher ---------------------------------------
 run_cycle() {
   local launcher=$1 id out rows_at_signal rows_at_requeue line n ckpts
@@ -146,37 +163,27 @@ run_cycle() {
   ct_log "submitted job $id (output $out, run folder $work/runs/slurm-$id)"
 
   wait_job "$id" 120 "RUNNING" cond_started || ct_fail "job $id did not start"
-  [[ $state == RUNNING ]] || {
-    ct_dump "$out"
-    ct_fail "job $id ended ($state) before it could be preempted"
-  }
-  ct_check "job $id RUNNING"
+  ct_log "job $id started ($state)"
 
-  # Preempt while epoch 2 runs: as soon as epoch 1 is in history.csv.
+  # Preempt while epoch 2 runs: as soon as epoch 1 is in history.csv.  A job that already ended
+  # is caught here too (cond_first_epoch returns at once when it is not RUNNING).
   wait_job "$id" 900 "first epoch in history.csv" cond_first_epoch || ct_fail "no epoch finished in time"
-  [[ $state == RUNNING ]] || {
-    ct_dump "$out"
-    ct_fail "job $id ended ($state) before it could be preempted"
-  }
+  [[ $state == RUNNING ]] ||
+    ct_fail_dump "job $id ended ($state) before it could be preempted" "$out"
+  ct_check "job $id RUNNING"
   rows_at_signal=$(history_rows "$hist")
   timeout 20 scancel --signal=USR1 --batch "$id" || ct_fail "scancel --signal=USR1 --batch $id failed"
   ct_log "sent USR1 to the batch shell of job $id with $rows_at_signal epoch(s) in history.csv"
 
-  wait_job "$id" 300 "requeue (Restarts=1)" cond_requeued || {
-    ct_dump "$out"
-    ct_fail "job $id was not requeued"
-  }
-  [[ ${restarts:-0} -ge 1 ]] || {
-    ct_dump "$out"
-    ct_fail "job $id ended $state without being requeued"
-  }
+  wait_job "$id" 300 "requeue (Restarts=1)" cond_requeued ||
+    ct_fail_dump "job $id was not requeued" "$out"
+  [[ ${restarts:-0} -ge 1 ]] ||
+    ct_fail_dump "job $id ended $state without being requeued" "$out"
   rows_at_requeue=$(history_rows "$hist")
   [[ -f $hist ]] && cp "$hist" "$work/history-at-requeue-$id.csv"
   ct_check "job $id requeued: state=$state restarts=$restarts reason=$(job_field "$id" Reason) begin=$(job_field "$id" StartTime)"
-  grep -q 'trainer exited 75 (preempted, checkpoint written): requeueing' "$out" || {
-    ct_dump "$out"
-    ct_fail "the batch script did not see exit 75 from the trainer"
-  }
+  grep -q 'trainer exited 75 (preempted, checkpoint written): requeueing' "$out" ||
+    ct_fail_dump "the batch script did not see exit 75 from the trainer" "$out"
   ct_check "trainer exited 75 after the forwarded USR1 and the script requeued the job"
   ((rows_at_requeue < epochs)) ||
     ct_fail "preemption came too late: all $epochs epochs were done before it (make epochs longer)"
@@ -194,20 +201,17 @@ run_cycle() {
   sleep 3
   timeout 20 scontrol update JobId="$id" StartTime=now || ct_fail "scontrol update StartTime=now failed"
   ct_log "released job $id (StartTime=now)"
-  wait_job "$id" 900 "completion" cond_final || {
-    ct_dump "$out"
-    ct_fail "job $id did not finish"
-  }
-  [[ $state == COMPLETED && $(job_field "$id" ExitCode) == 0:0 ]] || {
-    ct_dump "$out"
-    ct_fail "job $id ended $state, ExitCode=$(job_field "$id" ExitCode)"
-  }
+  wait_job "$id" 900 "completion" cond_final ||
+    ct_fail_dump "job $id did not finish" "$out"
+  [[ $state == COMPLETED && $(job_field "$id" ExitCode) == 0:0 ]] ||
+    ct_fail_dump "job $id ended $state, ExitCode=$(job_field "$id" ExitCode)" "$out"
   ct_check "job $id COMPLETED, ExitCode=0:0, Restarts=$restarts"
 
   n=$(grep -c "job $id restart 1 " "$out" || true)
   [[ $n -eq 1 ]] || ct_fail "expected one rerun with SLURM_RESTART_COUNT=1 in $out, found $n"
   grep -q 'training complete (exit 0)' "$out" || ct_fail "no 'training complete' in $out"
   ct_check "second run had SLURM_RESTART_COUNT=1 and ended with exit 0"
+  check_launcher "$id" "$out" "$launcher"
 
   ct_check_history "$hist" "$epochs"
   # A resumed run keeps the rows of the epochs done before the preemption as they were (their
@@ -221,10 +225,8 @@ run_cycle() {
   ct_check "history.csv: epochs $(tail -n +2 "$hist" | cut -d, -f1 | paste -sd' ') (no repeats, none missing)"
 
   line=$(ct_test_line "$out")
-  [[ -n $line ]] || {
-    ct_dump "$out"
-    ct_fail "job printed no test_loss/test_accuracy line"
-  }
+  [[ -n $line ]] ||
+    ct_fail_dump "job printed no test_loss/test_accuracy line" "$out"
   [[ $line == "$ref_line" ]] || ct_fail "resumed run '$line' != uninterrupted run '$ref_line'"
   ct_check "preempted+resumed run gives the uninterrupted result: '$line'"
 }
@@ -232,4 +234,4 @@ run_cycle() {
 for launcher in "${launchers[@]}"; do
   run_cycle "$launcher"
 done
-echo "PASS: preempt -> checkpoint (exit 75) -> scontrol requeue -> resume -> identical result (${launchers[*]})"
+echo "PASS: preempt -> checkpoint (exit 75) -> scontrol requeue -> resume -> identical result (launchers run: ${ran_launchers[*]})"

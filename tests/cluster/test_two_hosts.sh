@@ -152,15 +152,11 @@ ct_log "reference: 4 ranks on one host (run-hostfile.sh, hostfile 'localhost slo
 rc=0
 FMNIST_BIN=$CT_BIN timeout 600 bash "$hostfile_sh" --hostfile "$work/hosts.one" -np 4 -- \
   "${train_args[@]}" --output-dir "$work/one" >"$work/one.log" 2>&1 || rc=$?
-[[ $rc -eq 0 ]] || {
-  ct_dump "$work/one.log"
-  ct_fail "single-host run exited $rc"
-}
+[[ $rc -eq 0 ]] ||
+  ct_fail_dump "single-host run exited $rc" "$work/one.log"
 ref_line=$(ct_test_line "$work/one.log")
-[[ -n $ref_line ]] || {
-  ct_dump "$work/one.log"
-  ct_fail "single-host run printed no test line"
-}
+[[ -n $ref_line ]] ||
+  ct_fail_dump "single-host run printed no test line" "$work/one.log"
 ct_check "single-host 4-rank run: '$ref_line'"
 
 # ---- 4 ranks on two "hosts" ---------------------------------------------------------------------
@@ -194,26 +190,20 @@ done
 rc=0
 wait "$run_pid" || rc=$?
 run_pid=""
-[[ $rc -eq 0 ]] || {
-  ct_dump "$work/two.log" "$work/agent.log"
-  ct_fail "two-host run exited $rc"
-}
+[[ $rc -eq 0 ]] ||
+  ct_fail_dump "two-host run exited $rc" "$work/two.log" "$work/agent.log"
 tx_a=$(($(tx_bytes "$ns_a" "$veth_a") - tx_a0))
 tx_b=$(($(tx_bytes "$ns_b" "$veth_b") - tx_b0))
-grep -q "^netns-agent: $ip_b -> $ns_b ($host_b): .*orted" "$work/agent.log" 2>/dev/null || {
-  ct_dump "$work/two.log" "$work/agent.log"
-  ct_fail "mpirun did not start its daemon for $ip_b through the namespace agent"
-}
+grep -q "^netns-agent: $ip_b -> $ns_b ($host_b): .*orted" "$work/agent.log" 2>/dev/null ||
+  ct_fail_dump "mpirun did not start its daemon for $ip_b through the namespace agent" "$work/two.log" "$work/agent.log"
 ct_check "mpirun started orted on $ip_b through the agent (ip netns exec $ns_b)"
 [[ $max_a -eq 2 && $max_b -eq 2 ]] ||
   ct_fail "expected 2 trainer ranks in each namespace, saw at most $max_a in $ns_a and $max_b in $ns_b"
 ct_check "2 ranks ran in $ns_a and 2 in $ns_b"
 
 line=$(ct_test_line "$work/two.log")
-[[ -n $line ]] || {
-  ct_dump "$work/two.log"
-  ct_fail "two-host run printed no test line"
-}
+[[ -n $line ]] ||
+  ct_fail_dump "two-host run printed no test line" "$work/two.log"
 [[ $line == "$ref_line" ]] || ct_fail "two-host '$line' != single-host '$ref_line'"
 ct_check "two-host 4-rank run gives the single-host result: '$line'"
 
