@@ -1,12 +1,15 @@
-// fmnist_dist entry point: MPI up, run, and on any uncaught error print "[rank r] message"
-// and abort the whole job so no rank is left waiting in a collective.
+// fmnist_dist entry point: the best OpenBLAS kernel (a re-exec, before MPI exists), MPI up, run,
+// and on any uncaught error print "[rank r] message" and abort the whole job so no rank is left
+// waiting in a collective.
 #include <exception>
 #include <iostream>
 
 #include "fmnist/app/app.h"
 #include "fmnist/dist/communicator.h"
+#include "fmnist/math/blas_kernel.h"
 
 int main(int argc, char** argv) {
+  fmnist::use_best_blas_kernel(argv);  // each rank, before MPI_Init: the launcher's environment stays
   fmnist::MpiRuntime mpi(&argc, &argv);
   int rank = 0;
   try {

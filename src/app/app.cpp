@@ -18,6 +18,7 @@
 #include "fmnist/dist/communicator.h"
 #include "fmnist/io/checkpoint_dir.h"
 #include "fmnist/io/history_file.h"
+#include "fmnist/math/blas_kernel.h"
 #include "fmnist/math/gemm.h"
 #include "fmnist/nn/model_spec.h"
 #include "fmnist/train/benchmark.h"
@@ -58,7 +59,10 @@ int choose_threads(const TrainConfig& config, const Topology& t) {
 void print_layout(std::ostream& out, const Topology& t, int threads) {
   out << "fmnist_dist: " << t.size << (t.size == 1 ? " rank" : " ranks") << " on " << t.nodes
       << (t.nodes == 1 ? " node" : " nodes") << ", " << threads << " BLAS thread" << (threads == 1 ? "" : "s")
-      << " per rank, " << t.node_cores << " cores per node\n";
+      << " per rank, " << t.node_cores << " cores per node, " << describe_blas_kernel(blas_kernel_status())
+      << "\n";
+  const std::string kernel_warning = blas_kernel_warning(blas_kernel_status(), detect_cpu_features());
+  if (!kernel_warning.empty()) out << "warning: " << kernel_warning << "\n";
   if (t.node_size * threads > t.node_cores)
     out << "warning: " << t.node_size << " ranks x " << threads << " threads exceed the node's " << t.node_cores
         << " cores; the node is oversubscribed and steps will be slower\n";
@@ -186,7 +190,9 @@ int run_benchmark_command(const CliOptions& cli, Communicator& comm) {
   std::string error;
   DataSplits splits;
   try {
-    set_blas_threads(choose_threads(cli.config, comm.topology()));
+    const int threads = choose_threads(cli.config, comm.topology());
+    set_blas_threads(threads);
+    if (comm.rank() == 0) print_layout(std::cout, comm.topology(), threads);
     splits = make_splits(load_fashion_mnist(cli.config.data_dir), cli.config.validation_split);
   } catch (const std::exception& e) {
     error = e.what();

@@ -1,16 +1,38 @@
 // Tests of the GEMM wrapper against a naive triple loop in double: all four transpose
-// combinations, odd sizes, alpha/beta, beta = 0 overwriting NaN, and k = 0.
+// combinations, odd sizes, sizes past OpenBLAS' register blocks, alpha/beta, beta = 0
+// overwriting NaN, and k = 0. ctest runs them again under every OpenBLAS kernel fmnist_dist
+// may choose (OPENBLAS_CORETYPE, with FMNIST_TEST_BLAS_KERNEL naming the kernel expected).
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <random>
 #include <vector>
 
+#include "fmnist/math/blas_kernel.h"
 #include "fmnist/math/gemm.h"
 
 namespace fmnist {
 namespace {
+
+/// Under FMNIST_TEST_BLAS_KERNEL=K: skips everything when this CPU cannot run K (its
+/// instructions would fault), and fails when OpenBLAS did not load K (the variant would
+/// silently test the default kernel again).
+class RequestedBlasKernel : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    const char* wanted = std::getenv("FMNIST_TEST_BLAS_KERNEL");
+    if (!wanted) return;
+    if (!cpu_can_run_blas_kernel(detect_cpu_features(), wanted))
+      GTEST_SKIP() << "this CPU cannot run the OpenBLAS kernel " << wanted;
+    const std::string in_use = blas_kernel_status().in_use;
+    ASSERT_EQ(blas_kernel_level(in_use), blas_kernel_level(wanted)) << "asked for " << wanted << ", loaded " << in_use;
+    ASSERT_STRCASEEQ(in_use.c_str(), wanted);
+  }
+};
+const ::testing::Environment* const kRequestedBlasKernel =
+    ::testing::AddGlobalTestEnvironment(new RequestedBlasKernel);
 
 std::vector<float> random_matrix(std::size_t size, std::mt19937& gen) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -75,6 +97,7 @@ TEST(Gemm, AllTransposesOddSizes) {
       check_case({ta, tb, 33, 17, 29, 1.0f, 0.0f}, gen);
       check_case({ta, tb, 1, 9, 4, 1.0f, 0.0f}, gen);
       check_case({ta, tb, 6, 1, 11, 1.0f, 0.0f}, gen);
+      check_case({ta, tb, 131, 97, 259, 1.0f, 0.0f}, gen);  // many full register blocks and a ragged edge
     }
 }
 
@@ -85,6 +108,7 @@ TEST(Gemm, AlphaAndBeta) {
       check_case({ta, tb, 7, 5, 3, 0.5f, 2.0f}, gen);
       check_case({ta, tb, 33, 17, 29, -1.5f, 0.25f}, gen);
       check_case({ta, tb, 8, 13, 2, 2.0f, 1.0f}, gen);
+      check_case({ta, tb, 70, 129, 65, 0.5f, 1.0f}, gen);
     }
 }
 
