@@ -16,7 +16,7 @@ change the cost of a step.
 
 Usage:
   pytorch_peer.py --model cnn --batch-size 32 --threads 1 --steps 60 --warmup 5 \
-      [--data-dir data/fashion-mnist] [--json PATH] [--summary]
+      [--data-dir data/fashion-mnist] [--json PATH] [--summary] [--evaluate-test]
 
 Threads: --threads T sets torch.set_num_threads(T), one inter-op thread, and OMP_NUM_THREADS,
 OPENBLAS_NUM_THREADS and MKL_NUM_THREADS = T (overriding the environment), since the BLAS
@@ -92,14 +92,19 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=42, help="seed for init, order and dropout (default 42)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--summary", action="store_true", help="print the model and its parameter count, then exit")
+    p.add_argument("--evaluate-test", action="store_true",
+                   help="after the steps, evaluate the 10,000 test images in batches of --batch-size (as "
+                        "`fmnist_dist --max-steps` does), for a whole-process wall time")
     args = p.parse_args(argv)
     require_positive(p, args, ("batch_size", "threads", "steps"))
     require_non_negative(p, args, ("warmup", "validation_split"))
     return args
 
 
-def build_model(nn, spec):
-    """torch.nn.Sequential for a fmnist_dist spec on 1x28x28 inputs (NCHW)."""
+def parse_spec(spec):
+    """The layers of a fmnist_dist spec on 1x28x28 inputs, as tuples every peer builds from:
+    ("conv", in_c, filters, k, stride, same, relu), ("dense", in_units, units, relu),
+    ("pool", size, stride), ("drop", rate), ("gap",), ("flatten",), ("relu",)."""
     tokens = spec.split("-")
     layers = []
     c, h, w = 1, IMAGE_SIZE, IMAGE_SIZE  # current shape; flat when h == w == 1 after flatten/gap
@@ -114,50 +119,70 @@ def build_model(nn, spec):
             if same and (stride != 1 or k % 2 == 0):
                 raise SystemExit(f"{prog()}: '{tok}': only odd kernels with stride 1 for 'same'")
             pad = k // 2 if same else 0
-            layers.append(nn.Conv2d(c, filters, k, stride=stride, padding=pad))
+            layers.append(("conv", c, filters, k, stride, same, not (m[5] or last)))
             h = (h + 2 * pad - k) // stride + 1
             w = (w + 2 * pad - k) // stride + 1
             c = filters
-            if not (m[5] or last):
-                layers.append(nn.ReLU())
             continue
         m = re.fullmatch(r"dense(\d+)(linear)?", tok)
         if m:
             if not flat:  # Keras' Dense on a flat input only; fmnist_dist specs flatten first
                 raise SystemExit(f"{prog()}: '{tok}' needs a flat input (add flatten or gap)")
-            layers.append(nn.Linear(c, int(m[1])))
+            layers.append(("dense", c, int(m[1]), not (m[2] or last)))
             c = int(m[1])
-            if not (m[2] or last):
-                layers.append(nn.ReLU())
             continue
         m = re.fullmatch(r"pool(\d+)(?:s(\d+))?", tok)
         if m:
             size = int(m[1])
             stride = int(m[2]) if m[2] else size
-            layers.append(nn.MaxPool2d(size, stride=stride))
+            layers.append(("pool", size, stride))
             h = (h - size) // stride + 1
             w = (w - size) // stride + 1
             continue
         m = re.fullmatch(r"drop(\d*\.?\d+)", tok)
         if m:
-            layers.append(nn.Dropout(float(m[1])))
+            layers.append(("drop", float(m[1])))
             continue
-        if tok == "gap":
-            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        if tok in ("gap", "flatten"):
+            layers.append((tok,))
+            if tok == "flatten":
+                c = c * h * w
             h = w = 1
             flat = True
             continue
-        if tok == "flatten":
-            layers.append(nn.Flatten())
-            c, h, w = c * h * w, 1, 1
-            flat = True
-            continue
         if tok == "relu":
-            layers.append(nn.ReLU())
+            layers.append(("relu",))
             continue
         raise SystemExit(f"{prog()}: model spec token '{tok}' is not a layer")
     if not flat or c != NUM_CLASSES:
         raise SystemExit(f"{prog()}: model spec '{spec}' must end with {NUM_CLASSES} flat logits")
+    return layers
+
+
+def build_model(nn, spec):
+    """torch.nn.Sequential for a fmnist_dist spec on 1x28x28 inputs (NCHW)."""
+    layers = []
+    for kind, *a in parse_spec(spec):
+        if kind == "conv":
+            in_c, filters, k, stride, same, relu = a
+            layers.append(nn.Conv2d(in_c, filters, k, stride=stride, padding=k // 2 if same else 0))
+            if relu:
+                layers.append(nn.ReLU())
+        elif kind == "dense":
+            in_units, units, relu = a
+            layers.append(nn.Linear(in_units, units))
+            if relu:
+                layers.append(nn.ReLU())
+        elif kind == "pool":
+            layers.append(nn.MaxPool2d(a[0], stride=a[1]))
+        elif kind == "drop":
+            layers.append(nn.Dropout(a[0]))
+        elif kind == "gap":
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        elif kind == "flatten":
+            layers.append(nn.Flatten())
+        else:
+            layers.append(nn.ReLU())
     return nn.Sequential(*layers)
 
 
@@ -203,6 +228,27 @@ def import_torch(threads):
     except RuntimeError:
         pass
     return np, torch, nn
+
+
+def evaluate_test(np, torch, model, criterion, args):
+    """Test loss and accuracy over the 10,000 test images in batches of --batch-size, timed."""
+    start = time.perf_counter()
+    images = read_idx(os.path.join(args.data_dir, "t10k-images-idx3-ubyte.gz"), 0x803, 4)
+    labels = read_idx(os.path.join(args.data_dir, "t10k-labels-idx1-ubyte.gz"), 0x801, 2)
+    x_u8 = torch.from_numpy(images.copy()).reshape(len(labels), 1, IMAGE_SIZE, IMAGE_SIZE)
+    y_all = torch.from_numpy(labels.astype(np.int64))
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    with torch.no_grad():
+        for begin in range(0, len(labels), args.batch_size):
+            x = x_u8[begin:begin + args.batch_size].float().mul_(1.0 / 255.0)
+            y = y_all[begin:begin + args.batch_size]
+            logits = model(x)
+            loss_sum += float(criterion(logits, y)) * len(y)
+            correct += int((logits.argmax(1) == y).sum())
+    print(f"test_loss: {loss_sum / len(labels):.4f} - test_accuracy: {correct / len(labels):.4f}")
+    return {"test_loss": round(loss_sum / len(labels), 4), "test_accuracy": round(correct / len(labels), 4),
+            "test_seconds": round(time.perf_counter() - start, 3)}
 
 
 def main(argv):
@@ -263,6 +309,7 @@ def main(argv):
                 phases[k].append(v * 1e3)
 
     cpu_per_wall = (time.process_time() - cpu_start) / (clock() - wall_start)
+    test = evaluate_test(np, torch, model, criterion, args) if args.evaluate_test else {}
     med = {k: statistics.median(v) for k, v in phases.items()}
     result = {
         "framework": "pytorch",
@@ -286,6 +333,7 @@ def main(argv):
         "cpu_time_per_wall_time": round(cpu_per_wall, 2),
         "rss_after_import_mib": round(rss_after_import, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        **test,
     }
     print("| framework | model | threads | batch | samples/s | ms/step | gather | forward | backward | optimizer "
           "| metrics | peak RSS MiB |")

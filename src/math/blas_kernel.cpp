@@ -54,23 +54,6 @@ std::string user_coretype() {
 
 }  // namespace
 
-CpuFeatures detect_cpu_features() {
-  __builtin_cpu_init();
-  CpuFeatures cpu;
-  cpu.amd = __builtin_cpu_is("amd");
-  cpu.sse3 = __builtin_cpu_supports("sse3");
-  cpu.sse4_2 = __builtin_cpu_supports("sse4.2");
-  cpu.avx = __builtin_cpu_supports("avx");  // these check that the OS saves the registers too
-  cpu.avx2 = __builtin_cpu_supports("avx2");
-  cpu.fma = __builtin_cpu_supports("fma");
-  cpu.avx512f = __builtin_cpu_supports("avx512f");
-  cpu.avx512bw = __builtin_cpu_supports("avx512bw");
-  cpu.avx512dq = __builtin_cpu_supports("avx512dq");
-  cpu.avx512vl = __builtin_cpu_supports("avx512vl");
-  cpu.avx512_bf16 = __builtin_cpu_supports("avx512bf16");
-  return cpu;
-}
-
 std::optional<int> blas_kernel_level(const std::string& core) {
   // OpenBLAS' x86-64 core names (driver/others/dynamic.c), by the widest ISA their sgemm uses.
   static const std::pair<const char*, int> kLevels[] = {

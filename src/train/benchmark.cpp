@@ -11,8 +11,10 @@
 #include <ostream>
 #include <vector>
 
+#include "fmnist/core/cpu.h"
 #include "fmnist/core/error.h"
 #include "fmnist/core/rng.h"
+#include "fmnist/math/blas_kernel.h"
 #include "fmnist/math/gemm.h"
 #include "fmnist/nn/conv2d.h"
 #include "fmnist/nn/dense.h"
@@ -129,19 +131,41 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
           "optimizer | metrics | GFLOP/s | sgemm GFLOP/s | of sgemm | peak RSS MiB/rank |\n"
        << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
        << row << "\n";
+  // The yardstick: which kernel the sgemm ran with, and the CPU's nominal peak for the cores used.
+  const BlasKernelStatus kernel = blas_kernel_status();
+  const PeakRate peak = single_precision_peak(detect_cpu_features());
+  const CpuClock clock = cpu_clock();
+  const int cores_used = comm.size() * threads;
+  const double peak_gflops = peak.flops_per_cycle * clock.ghz * cores_used;
+  char yardstick[768];
+  std::snprintf(yardstick, sizeof(yardstick),
+                "sgemm 1024^3 with the %s: %.1f GFLOP/s over %d rank(s) x %d thread(s); nominal peak %d FLOP/cycle "
+                "(%s) x %.2f GHz (%s) x %d core(s) = %.1f GFLOP/s, of which sgemm reaches %.0f%% and the "
+                "training step %.0f%%",
+                describe_blas_kernel(kernel).c_str(), sgemm_total, comm.size(), threads, peak.flops_per_cycle,
+                peak.assumption.c_str(), clock.ghz, clock.source.c_str(), cores_used, peak_gflops,
+                peak_gflops > 0 ? 100.0 * sgemm_total / peak_gflops : 0.0,
+                peak_gflops > 0 ? 100.0 * gflops / peak_gflops : 0.0);
+  *log << yardstick << "\n";
   if (options.json_path.empty()) return;
   std::ofstream json(options.json_path);
   if (!json) throw Error("--benchmark-json: cannot write '" + options.json_path + "'");
-  char text[1024];
+  char text[1536];
   std::snprintf(text, sizeof(text),
                 "{\"model\": \"%s\", \"ranks\": %d, \"threads_per_rank\": %d, \"batch\": %d, \"timed_steps\": %d, "
                 "\"samples_per_second\": %.1f, \"ms_per_step\": %.4f, \"forward_ms\": %.4f, \"backward_ms\": %.4f, "
                 "\"allreduce_wait_ms\": %.4f, \"optimizer_ms\": %.4f, \"metrics_ms\": %.4f, "
-                "\"flops_per_sample\": %.0f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"peak_rss_mib\": %.1f}\n",
+                "\"flops_per_sample\": %.0f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"peak_rss_mib\": %.1f, "
+                "\"blas_kernel\": \"%s\", \"blas_kernel_openblas_choice\": \"%s\", \"blas_kernel_source\": \"%s\", "
+                "\"flops_per_cycle\": %d, \"clock_ghz\": %.3f, \"nominal_peak_gflops\": %.2f}\n",
                 config.model.c_str(), comm.size(), threads, batch, options.timed_steps, samples_per_second,
                 step_seconds * ms, median(forward) * ms, median(backward) * ms, median(wait) * ms,
                 median(optimizer) * ms, median(metrics) * ms, training_flops_per_sample(trainer.model()), gflops,
-                sgemm_total, rss);
+                sgemm_total, rss, kernel.in_use.c_str(), kernel.openblas_choice.c_str(),
+                kernel.source == BlasKernelSource::kUser       ? "user"
+                : kernel.source == BlasKernelSource::kUpgraded ? "fmnist_dist"
+                                                               : "openblas",
+                peak.flops_per_cycle, clock.ghz, peak_gflops);
   json << text;
 }
 

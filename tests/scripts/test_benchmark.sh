@@ -36,9 +36,11 @@ for r in runs:
     expected_sps = r["batch"] / (x["ms_per_step"] / 1000.0)
     if abs(x["samples_per_second"] - expected_sps) > 1e-3 * expected_sps + 0.1:
         bad.append(f"{name}: samples/s {x['samples_per_second']} != batch / step {expected_sps:.1f}")
-    phases = x["forward_ms"] + x["backward_ms"] + x["allreduce_wait_ms"] + x["optimizer_ms"] + x["metrics_ms"]
-    if not 0 < phases <= 1.25 * x["ms_per_step"] + 0.01:  # a sum of medians, not the median of sums
-        bad.append(f"{name}: phases {phases:.3f} ms do not fit the {x['ms_per_step']:.3f} ms step")
+    # Every step's phases lie within that step, so each phase's median is at most the step's
+    # median (a sum of medians has no such bound: a few timed steps on a busy machine break it).
+    phases = {k: x[k] for k in ("forward_ms", "backward_ms", "allreduce_wait_ms", "optimizer_ms", "metrics_ms")}
+    if not 0 < sum(phases.values()) or any(v > x["ms_per_step"] + 0.01 for v in phases.values()):
+        bad.append(f"{name}: phases {phases} do not fit the {x['ms_per_step']:.3f} ms step")
     gflops = x["flops_per_sample"] * x["samples_per_second"] * 1e-9
     if abs(x["gflops"] - gflops) > 0.01 * gflops + 0.01:
         bad.append(f"{name}: GFLOP/s {x['gflops']} != FLOPs x samples/s {gflops:.2f}")

@@ -8,25 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "fmnist/core/cpu.h"
+
 namespace fmnist {
-
-/// The instruction sets that decide which OpenBLAS kernel a CPU can run (as the OS enables them).
-struct CpuFeatures {
-  bool amd = false;  // vendor: prefer the Zen kernels to Haswell's at the same ISA level
-  bool sse3 = false;
-  bool sse4_2 = false;
-  bool avx = false;
-  bool avx2 = false;
-  bool fma = false;
-  bool avx512f = false;
-  bool avx512bw = false;
-  bool avx512dq = false;
-  bool avx512vl = false;
-  bool avx512_bf16 = false;
-};
-
-/// This CPU's features (cpuid through the compiler's __builtin_cpu_supports).
-CpuFeatures detect_cpu_features();
 
 /// ISA level of an OpenBLAS x86-64 core name (case-insensitive): 0 for the generic SSE/SSE3
 /// kernels (Prescott, Core2, Atom, ...), 1 SSE4.2 (Nehalem), 2 AVX (Sandybridge, Bulldozer),

@@ -23,7 +23,9 @@ struct BenchmarkOptions {
 /// Runs warm-up then timed steps on `data.train` and prints one Markdown row on rank 0:
 /// samples/s, median ms per step split into forward, backward, allreduce wait, optimizer
 /// and metrics, achieved GFLOP/s against a concurrently measured 1024^3 sgemm, and the
-/// largest peak RSS of any rank.
+/// largest peak RSS of any rank; then the yardstick: the OpenBLAS kernel the sgemm ran with
+/// (the best for this CPU unless the user set OPENBLAS_CORETYPE) and the CPU's nominal peak
+/// for the cores used (core/cpu.h). The JSON carries the same figures.
 void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& comm, const BenchmarkOptions& options,
                    std::ostream* log);
 
