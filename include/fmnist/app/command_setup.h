@@ -21,7 +21,8 @@ std::string timestamp_dir();
 /// BLAS threads per rank: --threads, else the node's cores shared by its ranks.
 int choose_threads(const TrainConfig& config, const Topology& t);
 
-/// The "N ranks on M nodes, T BLAS threads" line, and a warning when the node is oversubscribed.
+/// The "N ranks on M nodes, T BLAS threads, OpenBLAS kernel K" line, and warnings when the node
+/// is oversubscribed or the OpenBLAS kernel is slower than this CPU allows.
 void print_layout(std::ostream& out, const Topology& t, int threads);
 
 /// Whether --progress MODE means a live bar on this process.
