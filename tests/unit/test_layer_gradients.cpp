@@ -217,19 +217,25 @@ TEST(LayerGradients, Conv2D) {
       {2, 7, 7, 3, 3, 2, Padding::kSame}, {3, 7, 6, 2, 3, 2, Padding::kValid},
       {1, 6, 6, 2, 5, 1, Padding::kSame}, {3, 5, 5, 2, 1, 1, Padding::kValid},
   };
-  for (const Case& t : cases)
-    for (Activation act : {Activation::kLinear, Activation::kRelu}) {
-      Conv2DOptions options;
-      options.filters = t.filters;
-      options.kernel = t.kernel;
-      options.stride = t.stride;
-      options.padding = t.padding;
-      options.activation = act;
-      Conv2D conv(options);
-      const Shape in{2, t.c, t.h, t.w};
-      check_layer("Conv2D " + conv.spec() + " on " + in.str(), conv, in, uniform_values(in.numel(), gen),
-                  ForwardContext{}, gen, act == Activation::kRelu ? kFusedRelu : kLinear);
-    }
+  // Tiles of output pixels: 0 = the cache-derived default (one tile here); 7 and 13 split
+  // images and image rows and leave a smaller last tile; 1 is one pixel per tile.
+  for (int tile_rows : {0, 7, 13, 1})
+    for (const Case& t : cases)
+      for (Activation act : {Activation::kLinear, Activation::kRelu}) {
+        if (tile_rows == 1 && act == Activation::kLinear) continue;  // keeps the test short
+        Conv2DOptions options;
+        options.filters = t.filters;
+        options.kernel = t.kernel;
+        options.stride = t.stride;
+        options.padding = t.padding;
+        options.activation = act;
+        options.tile_rows = tile_rows;
+        Conv2D conv(options);
+        const Shape in{2, t.c, t.h, t.w};
+        check_layer("Conv2D " + conv.spec() + " tile " + std::to_string(tile_rows) + " on " + in.str(), conv,
+                    in, uniform_values(in.numel(), gen), ForwardContext{}, gen,
+                    act == Activation::kRelu ? kFusedRelu : kLinear);
+      }
 }
 
 TEST(LayerGradients, MaxPool2D) {
