@@ -115,7 +115,7 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
         << "of each global batch; gradients are averaged across ranks every step.\n\n"
         << all << "\n" << presets_help()
         << "Layer spec grammar, joined by '-': conv<F>x<K>[s<S>][same|valid][linear], dense<N>[linear],\n"
-        << "  pool<P>[s<S>], gap, flatten, relu, drop<R>. Conv/dense use ReLU except the last layer\n"
+        << "  pool<P>[s<S>], gap, flatten, relu, drop<R>, bn. Conv/dense use ReLU except the last layer\n"
         << "  (logits). Example: conv32x3same-pool2-flatten-dense128-dense10\n\n"
         << "Exit status: 0 done, 1 error, 75 stopped by SIGTERM/SIGUSR1 after a checkpoint (resume it).\n";
     cli.command = Command::kHelp;

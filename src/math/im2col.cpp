@@ -1,6 +1,7 @@
-// im2col / col2im on NHWC images. A column-matrix row is one output pixel's receptive field;
-// within it, each kernel row (kh) reads kernel_w * c values that are contiguous in the image
-// when the stride is 1, so the inner loops copy runs of c (or kernel_w * c) floats.
+// im2col / col2im on NHWC images, for any range of rows of a batch's column matrix (one tile
+// of a tiled convolution). A column-matrix row is one output pixel's receptive field; within
+// it, each kernel row (kh) reads kernel_w * c values that are contiguous in the image when the
+// stride is 1, so the inner loops copy runs of c (or kernel_w * c) floats.
 #include "fmnist/math/im2col.h"
 
 #include <algorithm>
@@ -53,12 +54,21 @@ void output_range(int kw, const ConvGeometry& g, int* first, int* last) {
 // the copy.
 constexpr int kShortRow = 16;
 
+// For output row oh, the output columns of pixels [first_pixel, end_pixel) (row-major pixel
+// index oh * out_w + ow) are [*lo, *hi).
+void columns_in_range(int oh, const ConvGeometry& g, int first_pixel, int end_pixel, int* lo, int* hi) {
+  *lo = std::max(first_pixel - oh * g.out_w, 0);
+  *hi = std::min(end_pixel - oh * g.out_w, g.out_w);
+}
+
 // im2col for short rows, one column of the matrix at a time: for a fixed (oh, kh, kw, ci)
-// the out_w entries read one image row, contiguous for stride 1, and are stored k_cols apart.
-void im2col_short_rows(const float* image, const ConvGeometry& g, float* col) {
+// the output columns read one image row, contiguous for stride 1, and are stored k_cols apart.
+void im2col_short_rows(const float* image, const ConvGeometry& g, int first_pixel, int end_pixel, float* col) {
   const int c = g.channels, k_cols = g.col_cols();
-  for (int oh = 0; oh < g.out_h; ++oh) {
-    float* out_row = col + static_cast<long>(oh) * g.out_w * k_cols;
+  for (int oh = first_pixel / g.out_w; oh * g.out_w < end_pixel; ++oh) {
+    int lo, hi;
+    columns_in_range(oh, g, first_pixel, end_pixel, &lo, &hi);
+    float* out_row = col + static_cast<long>(oh * g.out_w + lo - first_pixel) * k_cols;  // pixel (oh, lo)
     for (int kh = 0; kh < g.kernel_h; ++kh) {
       const int ih = oh * g.stride + kh - g.pad_top;
       const bool row_inside = ih >= 0 && ih < g.height;
@@ -66,30 +76,50 @@ void im2col_short_rows(const float* image, const ConvGeometry& g, float* col) {
         int first, last;
         output_range(kw, g, &first, &last);
         if (!row_inside) last = first;  // the whole kernel row reads padding
+        first = std::clamp(first, lo, hi);
+        last = std::clamp(last, first, hi);
         const int shift = kw - g.pad_left;
         for (int ci = 0; ci < c; ++ci) {
           float* __restrict dst = out_row + (kh * g.kernel_w + kw) * c + ci;
           const float* __restrict src = image + static_cast<long>(row_inside ? ih : 0) * g.width * c + ci;
-          for (int ow = 0; ow < first; ++ow) dst[ow * k_cols] = 0.0f;
-          for (int ow = first; ow < last; ++ow) dst[ow * k_cols] = src[(ow * g.stride + shift) * c];
-          for (int ow = last; ow < g.out_w; ++ow) dst[ow * k_cols] = 0.0f;
+          for (int ow = lo; ow < first; ++ow) dst[(ow - lo) * k_cols] = 0.0f;
+          for (int ow = first; ow < last; ++ow) dst[(ow - lo) * k_cols] = src[(ow * g.stride + shift) * c];
+          for (int ow = last; ow < hi; ++ow) dst[(ow - lo) * k_cols] = 0.0f;
         }
       }
     }
   }
 }
 
-}  // namespace
+// Calls visit(image index, first pixel, pixel count, row offset within the range) for each
+// image's share of the rows [first_row, first_row + rows) of a batch's (n * out_pixels, K)
+// column matrix: a tile of rows may start and end inside an image and span several.
+template <typename Visit>
+void for_each_image_share(const ConvGeometry& g, long first_row, int rows, Visit visit) {
+  const long pixels = g.out_pixels();
+  for (long row = first_row, end = first_row + rows; row < end;) {
+    const long image = row / pixels;
+    const int pixel = static_cast<int>(row - image * pixels);
+    const int count = static_cast<int>(std::min(pixels - pixel, end - row));
+    visit(image, pixel, count, static_cast<int>(row - first_row));
+    row += count;
+  }
+}
 
-void im2col(const float* image, const ConvGeometry& g, float* col) {
+// im2col of pixels [first_pixel, first_pixel + pixels) of one image into (pixels, K) rows.
+void im2col_pixels(const float* image, const ConvGeometry& g, int first_pixel, int pixels, float* col) {
   const int c = g.channels, k_cols = g.col_cols(), row_len = g.kernel_w * c;
+  const int end_pixel = first_pixel + pixels;
+  if (pixels <= 0) return;
   if (row_len < kShortRow) {
-    im2col_short_rows(image, g, col);
+    im2col_short_rows(image, g, first_pixel, end_pixel, col);
     return;
   }
-  for (int oh = 0; oh < g.out_h; ++oh) {
-    for (int ow = 0; ow < g.out_w; ++ow) {
-      float* __restrict row = col + (static_cast<long>(oh) * g.out_w + ow) * k_cols;
+  for (int oh = first_pixel / g.out_w; oh * g.out_w < end_pixel; ++oh) {
+    int lo, hi;
+    columns_in_range(oh, g, first_pixel, end_pixel, &lo, &hi);
+    for (int ow = lo; ow < hi; ++ow) {
+      float* __restrict row = col + static_cast<long>(oh * g.out_w + ow - first_pixel) * k_cols;
       int kw_first, kw_last;
       kernel_range(ow, g, &kw_first, &kw_last);
       const int left = ow * g.stride - g.pad_left;
@@ -117,11 +147,16 @@ void im2col(const float* image, const ConvGeometry& g, float* col) {
   }
 }
 
-void col2im(const float* col, const ConvGeometry& g, float* image) {
+// The adjoint of im2col_pixels: accumulates (pixels, K) rows into the image.
+void col2im_pixels(const float* col, const ConvGeometry& g, int first_pixel, int pixels, float* image) {
   const int c = g.channels, k_cols = g.col_cols(), row_len = g.kernel_w * c;
-  for (int oh = 0; oh < g.out_h; ++oh) {
-    for (int ow = 0; ow < g.out_w; ++ow) {
-      const float* __restrict row = col + (static_cast<long>(oh) * g.out_w + ow) * k_cols;
+  const int end_pixel = first_pixel + pixels;
+  if (pixels <= 0) return;
+  for (int oh = first_pixel / g.out_w; oh * g.out_w < end_pixel; ++oh) {
+    int lo, hi;
+    columns_in_range(oh, g, first_pixel, end_pixel, &lo, &hi);
+    for (int ow = lo; ow < hi; ++ow) {
+      const float* __restrict row = col + static_cast<long>(oh * g.out_w + ow - first_pixel) * k_cols;
       int kw_first, kw_last;
       kernel_range(ow, g, &kw_first, &kw_last);
       const int left = ow * g.stride - g.pad_left;
@@ -145,6 +180,62 @@ void col2im(const float* col, const ConvGeometry& g, float* image) {
       }
     }
   }
+}
+
+// col2im_pixels for a transposed block: col_t (K, ld) holds the pixels' rows as columns,
+// pixel first_pixel + j in column j. For a fixed (kh, kw, ci) the reads run along a row of
+// col_t and the writes step through the image c * stride floats apart.
+void col2im_transposed_pixels(const float* col_t, int ld, const ConvGeometry& g, int first_pixel, int pixels,
+                              float* image) {
+  const int c = g.channels, end_pixel = first_pixel + pixels;
+  const long step = static_cast<long>(g.stride) * c;
+  for (int oh = first_pixel / g.out_w; oh * g.out_w < end_pixel; ++oh) {
+    int lo, hi;
+    columns_in_range(oh, g, first_pixel, end_pixel, &lo, &hi);
+    const float* row_base = col_t + (oh * g.out_w - first_pixel);  // column of pixel (oh, 0)
+    for (int kh = 0; kh < g.kernel_h; ++kh) {
+      const int ih = oh * g.stride + kh - g.pad_top;
+      if (ih < 0 || ih >= g.height) continue;
+      for (int kw = 0; kw < g.kernel_w; ++kw) {
+        int first, last;
+        output_range(kw, g, &first, &last);
+        first = std::clamp(first, lo, hi);
+        last = std::clamp(last, first, hi);
+        if (first == last) continue;
+        const int shift = kw - g.pad_left;
+        for (int ci = 0; ci < c; ++ci) {
+          const float* src = row_base + static_cast<long>((kh * g.kernel_w + kw) * c + ci) * ld;
+          const long base = (static_cast<long>(ih) * g.width + shift) * c + ci;  // + ow * step: pixel ow's input
+          for (int ow = first; ow < last; ++ow) image[base + ow * step] += src[ow];
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void im2col(const float* image, const ConvGeometry& g, float* col) {
+  im2col_pixels(image, g, 0, g.out_pixels(), col);
+}
+
+void col2im(const float* col, const ConvGeometry& g, float* image) {
+  col2im_pixels(col, g, 0, g.out_pixels(), image);
+}
+
+void im2col_batch_rows(const float* batch, const ConvGeometry& g, long first_row, int rows, float* col) {
+  const long image_size = static_cast<long>(g.height) * g.width * g.channels;
+  for_each_image_share(g, first_row, rows, [&](long image, int pixel, int count, int offset) {
+    im2col_pixels(batch + image * image_size, g, pixel, count, col + static_cast<long>(offset) * g.col_cols());
+  });
+}
+
+void col2im_transposed_batch_rows(const float* col_t, const ConvGeometry& g, long first_row, int rows,
+                                  float* batch) {
+  const long image_size = static_cast<long>(g.height) * g.width * g.channels;
+  for_each_image_share(g, first_row, rows, [&](long image, int pixel, int count, int offset) {
+    col2im_transposed_pixels(col_t + offset, rows, g, pixel, count, batch + image * image_size);
+  });
 }
 
 }  // namespace fmnist

@@ -1,14 +1,19 @@
-// Conv2D forward/backward on NHWC batches. One GEMM per batch in each direction:
-//   forward   y (n*P, F)    = col (n*P, K) . W (K, F),   P = oh*ow, K = kh*kw*c
-//   backward  dW (K, F)     = col^T (K, n*P) . dy (n*P, F)
-//             dcol (n*P, K) = dy (n*P, F) . W^T (F, K),  then col2im per image
-// With NHWC activations the GEMM output is the layer output: no transposed copies, and the
-// bias, ReLU and ReLU mask are short passes over contiguous rows of F values.
+// Conv2D forward/backward on NHWC batches, in tiles of m output pixels (rows of the batch's
+// (n*P, K) column matrix, P = oh*ow, K = kh*kw*c) sized to the L2 cache. Per tile:
+//   forward   y (m, F)    = col (m, K) . W (K, F),          then bias + activation
+//   backward  dW (K, F)  += col^T (K, m) . dy (m, F),       col rebuilt by im2col
+//             dcol (m, K) = dy (m, F) . W^T (F, K),         then col2im adds it into dx
+// Only one tile's columns exist at a time (the whole matrix is 58 MB for a 28x28x64 layer at
+// batch 32), so im2col's output is read by the GEMM from cache, not from memory. With NHWC
+// activations the GEMM output is the layer output: no transposed copies, and the bias, ReLU
+// and ReLU mask are short passes over contiguous rows of F values.
 #include "fmnist/nn/conv2d.h"
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
+#include "fmnist/core/cpu_cache.h"
 #include "fmnist/core/error.h"
 #include "fmnist/math/gemm.h"
 
@@ -53,70 +58,103 @@ void Conv2D::bind_params(const std::vector<ParamBinding>& params) {
   bias_ = params.at(1);
 }
 
+namespace {
+
+// Default tile: the tile's column block (m, K) and output block (F, m) together fill half the
+// L2 cache, so im2col writes the block, the GEMM reads it and the transpose into y reads its
+// output while both are in L2; at least kMinTileRows rows so each GEMM stays large. On Zen
+// (512 KiB L2) tiles of 128-256 rows were the fastest for every conv of the presets, and
+// K = 9 layers were flat from 128 to 6400 rows (results/benchmark.md).
+constexpr double kTileCacheShare = 0.5;
+constexpr int kMinTileRows = 128;
+
+int default_tile_rows(const ConvGeometry& g, int filters) {
+  const double row_bytes = sizeof(float) * static_cast<double>(g.col_cols() + filters);
+  const int rows = static_cast<int>(kTileCacheShare * static_cast<double>(l2_cache_bytes()) / row_bytes);
+  return std::max(kMinTileRows, rows / 16 * 16);
+}
+
+}  // namespace
+
 void Conv2D::setup(const Shape& in, int max_batch) {
   g_ = geometry(in);
-  const std::size_t rows = static_cast<std::size_t>(max_batch) * g_.out_pixels();
-  col_.assign(rows * g_.col_cols(), 0.0f);
+  const int rows = std::max(max_batch, 1) * g_.out_pixels();
+  tile_rows_ = std::min(options_.tile_rows > 0 ? options_.tile_rows : default_tile_rows(g_, options_.filters), rows);
+  col_.assign(static_cast<std::size_t>(tile_rows_) * g_.col_cols(), 0.0f);
+  out_t_.assign(static_cast<std::size_t>(tile_rows_) * options_.filters, 0.0f);
+}
+
+// y (rows, F) = act(out_t^T + bias): the transpose of one tile's (F, rows) GEMM output, in
+// 8 x 8 blocks so both sides stay in a few cache lines, with bias and activation fused.
+void Conv2D::store_output(const float* out_t, int rows, float* y) const {
+  constexpr int kBlock = 8;
+  const int filters = options_.filters;
+  const float* __restrict bias = bias_.value;
+  const bool relu = options_.activation == Activation::kRelu;
+  const float floor = relu ? 0.0f : -std::numeric_limits<float>::infinity();
+  for (int r0 = 0; r0 < rows; r0 += kBlock) {
+    const int r1 = std::min(r0 + kBlock, rows);
+    for (int f0 = 0; f0 < filters; f0 += kBlock) {
+      const int f1 = std::min(f0 + kBlock, filters);
+      for (int r = r0; r < r1; ++r) {
+        float* __restrict out = y + static_cast<std::size_t>(r) * filters;
+        for (int f = f0; f < f1; ++f) out[f] = std::max(out_t[static_cast<std::size_t>(f) * rows + r] + bias[f], floor);
+      }
+    }
+  }
 }
 
 void Conv2D::forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*/) {
-  const int n = x.shape().n, filters = options_.filters, k_cols = g_.col_cols();
-  const int rows = n * g_.out_pixels();
-  const std::size_t image_size = x.shape().per_sample();
-  const std::size_t col_size = static_cast<std::size_t>(g_.out_pixels()) * k_cols;
-  for (int i = 0; i < n; ++i) im2col(x.data() + i * image_size, g_, col_.data() + i * col_size);
-
-  // y (n*P, F) is already NHWC: no reorder, only bias and activation in place.
-  gemm(Transpose::kNo, Transpose::kNo, rows, filters, k_cols, 1.0f, col_.data(), kernel_.value, 0.0f,
-       y.data());
-  const float* __restrict bias = bias_.value;
-  const bool relu = options_.activation == Activation::kRelu;
-  for (int r = 0; r < rows; ++r) {
-    float* __restrict out = y.data() + static_cast<std::size_t>(r) * filters;
-    if (relu) {
-#pragma omp simd
-      for (int f = 0; f < filters; ++f) out[f] = std::max(out[f] + bias[f], 0.0f);
-    } else {
-#pragma omp simd
-      for (int f = 0; f < filters; ++f) out[f] += bias[f];
-    }
+  const int filters = options_.filters, k_cols = g_.col_cols();
+  const long rows = static_cast<long>(x.shape().n) * g_.out_pixels();
+  // Per tile of m output pixels: im2col, then out^T (F, m) = W^T (F, K) . col^T (K, m). This
+  // orientation runs OpenBLAS' kernel about 1.4x faster than y (m, F) = col . W when F is 64
+  // (see results/benchmark.md); the transpose into NHWC adds bias and activation in cache.
+  for (long first = 0; first < rows; first += tile_rows_) {
+    const int m = static_cast<int>(std::min<long>(tile_rows_, rows - first));
+    im2col_batch_rows(x.data(), g_, first, m, col_.data());
+    gemm(Transpose::kYes, Transpose::kYes, filters, m, k_cols, 1.0f, kernel_.value, col_.data(), 0.0f, out_t_.data());
+    store_output(out_t_.data(), m, y.data() + first * filters);
   }
 }
 
 void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
-  const int n = x.shape().n, filters = options_.filters, k_cols = g_.col_cols();
-  const int rows = n * g_.out_pixels();
+  const int filters = options_.filters, k_cols = g_.col_cols();
+  const long rows = static_cast<long>(x.shape().n) * g_.out_pixels();
   const bool relu = options_.activation == Activation::kRelu;
-
-  // dy (n*P, F) masked in place by the ReLU; db = column sums of the masked dy.
   float* __restrict db = bias_.grad;
   std::fill(db, db + filters, 0.0f);
-  for (int r = 0; r < rows; ++r) {
-    float* __restrict d = dy.data() + static_cast<std::size_t>(r) * filters;
-    const float* __restrict out = y.data() + static_cast<std::size_t>(r) * filters;
-    if (relu) {
+  // Tiles of output pixels share input pixels at their edges: dx is zeroed once and every
+  // tile's col2im adds into it.
+  if (dx) std::memset(dx->data(), 0, sizeof(float) * x.shape().numel());
+  for (long first = 0; first < rows; first += tile_rows_) {
+    const int m = static_cast<int>(std::min<long>(tile_rows_, rows - first));
+    // dy tile (m, F) masked in place by the ReLU; db += its column sums.
+    float* tile_dy = dy.data() + first * filters;
+    for (int r = 0; r < m; ++r) {
+      float* __restrict d = tile_dy + static_cast<std::size_t>(r) * filters;
+      const float* __restrict out = y.data() + (first + r) * filters;
+      if (relu) {
 #pragma omp simd
-      for (int f = 0; f < filters; ++f) {
-        d[f] = out[f] > 0.0f ? d[f] : 0.0f;
-        db[f] += d[f];
+        for (int f = 0; f < filters; ++f) {
+          d[f] = out[f] > 0.0f ? d[f] : 0.0f;
+          db[f] += d[f];
+        }
+      } else {
+#pragma omp simd
+        for (int f = 0; f < filters; ++f) db[f] += d[f];
       }
-    } else {
-#pragma omp simd
-      for (int f = 0; f < filters; ++f) db[f] += d[f];
     }
+    // dW (K, F) (+)= col^T (K, m) . dy (m, F): the first tile overwrites, the rest accumulate.
+    im2col_batch_rows(x.data(), g_, first, m, col_.data());
+    gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, m, 1.0f, col_.data(), tile_dy, first == 0 ? 0.0f : 1.0f,
+         kernel_.grad);
+    if (!dx) continue;
+    // dcol^T (K, m) = W (K, F) . dy^T (F, m) overwrites the tile's columns (again the faster
+    // orientation: about 2x dcol = dy . W^T), then col2im adds it into dx.
+    gemm(Transpose::kNo, Transpose::kYes, k_cols, m, filters, 1.0f, kernel_.value, tile_dy, 0.0f, col_.data());
+    col2im_transposed_batch_rows(col_.data(), g_, first, m, dx->data());
   }
-
-  // dW (K, F) = col^T (K, n*P) . dy (n*P, F); col_ still holds im2col(x) from forward.
-  gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, rows, 1.0f, col_.data(), dy.data(), 0.0f,
-       kernel_.grad);
-  if (!dx) return;
-  // dcol (n*P, K) = dy (n*P, F) . W^T (F, K) overwrites col_, which is no longer needed.
-  gemm(Transpose::kNo, Transpose::kYes, rows, k_cols, filters, 1.0f, dy.data(), kernel_.value, 0.0f,
-       col_.data());
-  const std::size_t image_size = x.shape().per_sample();
-  const std::size_t col_size = static_cast<std::size_t>(g_.out_pixels()) * k_cols;
-  std::memset(dx->data(), 0, sizeof(float) * image_size * n);
-  for (int i = 0; i < n; ++i) col2im(col_.data() + i * col_size, g_, dx->data() + i * image_size);
 }
 
 }  // namespace fmnist

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "fmnist/core/error.h"
+#include "fmnist/nn/batch_norm.h"
 #include "fmnist/nn/conv2d.h"
 #include "fmnist/nn/dense.h"
 #include "fmnist/nn/dropout.h"
@@ -20,7 +21,7 @@ namespace {
 constexpr int kImageSize = 28;
 constexpr int kNumClasses = 10;
 const char* const kGrammar =
-    "conv<F>x<K>[s<S>][same|valid][linear], dense<N>[linear], pool<P>[s<S>], gap, flatten, relu, drop<R>";
+    "conv<F>x<K>[s<S>][same|valid][linear], dense<N>[linear], pool<P>[s<S>], gap, flatten, relu, drop<R>, bn";
 
 std::vector<std::string> split(const std::string& spec) {
   std::vector<std::string> tokens;
@@ -73,6 +74,7 @@ std::unique_ptr<Layer> parse_layer(const std::string& token, bool last) {
   if (token == "gap") return std::make_unique<GlobalAveragePool2D>();
   if (token == "flatten") return std::make_unique<Flatten>();
   if (token == "relu") return std::make_unique<Relu>();
+  if (token == "bn") return std::make_unique<BatchNorm>();
   throw Error("model spec token '" + token + "' is not a layer; expected one of: " + kGrammar);
 }
 
@@ -140,17 +142,19 @@ std::string model_summary(const Sequential& model) {
   out << thick << "\n";
   std::vector<std::size_t> counts(model.layers().size(), 0);
   for (const ParamView& v : model.params().views()) counts[static_cast<std::size_t>(v.layer_index)] += v.size;
+  for (const ParamView& v : model.non_trainable().views()) counts[static_cast<std::size_t>(v.layer_index)] += v.size;
   for (std::size_t i = 0; i < model.layers().size(); ++i) {
     const Layer& layer = *model.layers()[i];
     std::string label = layer.name() + " (" + layer.type_name() + ")";
     if (label.size() > 28) label = label.substr(0, 28);
     out << std::setw(29) << label << std::setw(26) << keras_shape(model.output_shapes()[i]) << counts[i] << "\n";
   }
-  const auto total = static_cast<long long>(model.params().size());
+  const auto trainable = static_cast<long long>(model.params().size());
+  const auto non_trainable = static_cast<long long>(model.non_trainable().size());
   out << thick << "\n";
-  out << "Total params: " << group_thousands(total) << "\n";
-  out << "Trainable params: " << group_thousands(total) << "\n";
-  out << "Non-trainable params: 0\n" << thin << "\n";
+  out << "Total params: " << group_thousands(trainable + non_trainable) << "\n";
+  out << "Trainable params: " << group_thousands(trainable) << "\n";
+  out << "Non-trainable params: " << group_thousands(non_trainable) << "\n" << thin << "\n";
   return out.str();
 }
 

@@ -33,8 +33,8 @@ void ParamArena::initialize(std::uint64_t seed) {
   for (std::size_t p = 0; p < views_.size(); ++p) {
     const ParamView& v = views_[p];
     float* w = values_.data() + v.offset;
-    if (v.spec.init == Init::kZeros) {
-      std::fill(w, w + v.size, 0.0f);
+    if (v.spec.init != Init::kGlorotUniform) {
+      std::fill(w, w + v.size, v.spec.init == Init::kOnes ? 1.0f : 0.0f);
       continue;
     }
     // Glorot & Bengio (2010): U(-limit, limit), limit = sqrt(6 / (fan_in + fan_out)).

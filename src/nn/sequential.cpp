@@ -19,6 +19,7 @@ Sequential::Sequential(std::vector<std::unique_ptr<Layer>> layers, const Shape& 
     layer.set_name(count == 0 ? layer.base_name() : layer.base_name() + "_" + std::to_string(count));
     if (auto* dropout = dynamic_cast<Dropout*>(&layer)) dropout->set_stream(i);
     for (const ParamSpec& spec : layer.param_specs(shape)) params_.add(layer.name(), static_cast<int>(i), spec);
+    for (const ParamSpec& spec : layer.state_specs(shape)) non_trainable_.add(layer.name(), static_cast<int>(i), spec);
     shape = layer.output_shape(shape);
     output_shapes_.push_back(shape);
   }
@@ -34,6 +35,13 @@ Sequential::Sequential(std::vector<std::unique_ptr<Layer>> layers, const Shape& 
       mine.push_back(bindings[p]);
     }
     if (!mine.empty()) layers_[i]->bind_params(mine);
+  }
+  const std::vector<ParamBinding> state = non_trainable_.allocate();
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    std::vector<ParamBinding> mine;
+    for (std::size_t p = 0; p < state.size(); ++p)
+      if (non_trainable_.views()[p].layer_index == static_cast<int>(i)) mine.push_back(state[p]);
+    if (!mine.empty()) layers_[i]->bind_state(mine);
   }
   // A layer without parameters is "ready" from the offset of the next layer that has some.
   for (std::size_t i = layers_.size(); i-- > 1;)
@@ -73,6 +81,15 @@ void Sequential::backward(const std::function<void(std::size_t)>& on_grads_ready
       dx = &activation_grads_[i];
     }
     layers_[i]->backward(activations_[i], activations_[i + 1], activation_grads_[i + 1], dx);
+    if (on_grads_ready) on_grads_ready(layer_param_offsets_[i]);
+  }
+}
+
+void Sequential::step_without_data(const ForwardContext& ctx,
+                                   const std::function<void(std::size_t)>& on_grads_ready) {
+  for (const auto& layer : layers_) layer->forward_without_data(ctx);
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    layers_[i]->backward_without_data();
     if (on_grads_ready) on_grads_ready(layer_param_offsets_[i]);
   }
 }

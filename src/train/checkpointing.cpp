@@ -30,21 +30,27 @@ const NamedArray& find_array(const std::vector<NamedArray>& arrays, const std::s
   throw Error(file + ": /" + group + "/" + path + " is missing (the checkpoint is of another model?)");
 }
 
+// /model holds the trainable parameters and the non-trainable variables (BatchNormalization's
+// moving statistics), each under its layer as Keras names them.
 void check_model(const Sequential& model, const CheckpointState& state, const std::string& file) {
   if (state.model_spec != model.spec())
     throw Error(file + ": checkpoint model '" + state.model_spec + "' differs from --model '" + model.spec() + "'");
-  for (const ParamView& v : model.params().views()) find_array(state.model, "model", v.path, v.shape, file);
-  if (state.model.size() != model.params().views().size())
-    throw Error(file + ": holds " + std::to_string(state.model.size()) + " parameter arrays, the model has " +
-                std::to_string(model.params().views().size()));
+  std::size_t expected = 0;
+  for (const ParamArena* arena : {&model.params(), &model.non_trainable()}) {
+    for (const ParamView& v : arena->views()) find_array(state.model, "model", v.path, v.shape, file);
+    expected += arena->views().size();
+  }
+  if (state.model.size() != expected)
+    throw Error(file + ": holds " + std::to_string(state.model.size()) + " model arrays, the model has " +
+                std::to_string(expected));
 }
 
 void load_parameters(Sequential& model, const CheckpointState& state, const std::string& file) {
-  ParamArena& params = model.params();
-  for (const ParamView& v : params.views()) {
-    const NamedArray& a = find_array(state.model, "model", v.path, v.shape, file);
-    std::memcpy(params.values() + v.offset, a.values.data(), sizeof(float) * v.size);
-  }
+  for (ParamArena* arena : {&model.params(), &model.non_trainable()})
+    for (const ParamView& v : arena->views()) {
+      const NamedArray& a = find_array(state.model, "model", v.path, v.shape, file);
+      std::memcpy(arena->values() + v.offset, a.values.data(), sizeof(float) * v.size);
+    }
 }
 
 }  // namespace
@@ -60,9 +66,10 @@ CheckpointState capture_checkpoint(Trainer& trainer) {
   state.global_step = trainer.position().global_step;
   // Shuffling and dropout are pure functions of (seed, epoch, sample): the seed is the state.
   state.rng_state = {trainer.config().seed};
-  for (const ParamView& v : params.views())
-    state.model.push_back({v.path, v.shape,
-                           std::vector<float>(params.values() + v.offset, params.values() + v.offset + v.size)});
+  for (const ParamArena* arena : {&params, &static_cast<const Sequential&>(trainer.model()).non_trainable()})
+    for (const ParamView& v : arena->views())
+      state.model.push_back({v.path, v.shape,
+                             std::vector<float>(arena->values() + v.offset, arena->values() + v.offset + v.size)});
   Optimizer& optimizer = trainer.optimizer();
   state.optimizer_name = optimizer.name();
   state.optimizer_counters = optimizer.counters();

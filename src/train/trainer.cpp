@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm, std::ostream* log)
-    : config_(config), data_(std::move(data)), comm_(comm), log_(log) {
+    : config_(config), data_(std::move(data)), comm_(comm), log_(log), batch_stats_(comm) {
   if (config_.batch_size < comm_.size())
     throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) +
                 ") must be at least the number of ranks (" + std::to_string(comm_.size()) + ")");
@@ -47,6 +47,7 @@ void Trainer::initialize_parameters() {
   ParamArena& params = model_->params();
   if (comm_.rank() == 0) params.initialize(config_.seed);
   comm_.broadcast(params.values(), params.size(), 0);
+  model_->non_trainable().initialize(config_.seed);  // constants (zeros, ones): the same everywhere
 }
 
 LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_batch, bool* stop) {
@@ -59,8 +60,8 @@ LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_ba
   LossSums local;
   gather_batch(data_.train, ids, n, config_.normalize, model_->input(), labels_.data());
   Clock::time_point forward_done = Clock::now();
+  ForwardContext ctx{Mode::kTrain, config_.seed, position_.epoch, ids, &batch_stats_};
   if (n > 0) {
-    ForwardContext ctx{Mode::kTrain, config_.seed, position_.epoch, ids};
     const Tensor& logits = model_->forward(ctx);
     local = softmax_cross_entropy(logits, labels_.data(), 1.0f / static_cast<float>(global_batch),
                                   &model_->logits_grad());
@@ -70,6 +71,7 @@ LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_ba
     // A last partial batch smaller than the world leaves this rank nothing to compute:
     // it contributes zero gradient but still joins every collective.
     std::memset(params.grads(), 0, sizeof(float) * params.size());
+    model_->step_without_data(ctx, on_grads_ready_);
   }
   const Clock::time_point wait_start = Clock::now();
   sync_->finish();
@@ -202,6 +204,8 @@ EvalResult Trainer::evaluate(const Dataset& data) {
 void Trainer::broadcast_state(int root) {
   ParamArena& params = model_->params();
   comm_.broadcast(params.values(), params.size(), root);
+  ParamArena& non_trainable = model_->non_trainable();
+  comm_.broadcast(non_trainable.values(), non_trainable.size(), root);
   for (auto& [name, values] : optimizer_->state()) comm_.broadcast(values->data(), values->size(), root);
   std::map<std::string, std::int64_t> counters = optimizer_->counters();
   std::vector<std::int64_t> integers = {position_.epoch, position_.step_in_epoch, position_.global_step,
@@ -218,11 +222,13 @@ void Trainer::broadcast_state(int root) {
 }
 
 void Trainer::check_replicas() {
-  // FNV-1a over the parameter bytes: any bit that differs changes it (with overwhelming odds).
-  const ParamArena& params = model_->params();
-  const auto* bytes = reinterpret_cast<const unsigned char*>(params.values());
+  // FNV-1a over the parameter bytes and the non-trainable state (moving statistics): any
+  // bit that differs changes it (with overwhelming odds).
   std::uint64_t hash = 0xcbf29ce484222325ull;
-  for (std::size_t i = 0, n = params.size() * sizeof(float); i < n; ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+  for (const ParamArena* arena : {&model_->params(), &model_->non_trainable()}) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(arena->values());
+    for (std::size_t i = 0, n = arena->size() * sizeof(float); i < n; ++i) hash = (hash ^ bytes[i]) * 0x100000001b3ull;
+  }
   const std::vector<std::uint64_t> all = comm_.allgather(hash);
   std::string diverged;
   for (std::size_t r = 1; r < all.size(); ++r)

@@ -48,7 +48,8 @@ TEST_P(NoAllocation, SteadyStateStepsAllocateNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Models, NoAllocation,
                          ::testing::Values("conv4x3same-pool2-conv8x3-flatten-dense16-drop0.3-dense10",
-                                           "conv4x3s2same-relu-gap-dense10", "flatten-dense32-dense10"));
+                                           "conv4x3s2same-relu-gap-dense10", "flatten-dense32-dense10",
+                                           "conv4x3samelinear-bn-relu-pool2-flatten-dense16-bn-dense10"));
 
 }  // namespace
 }  // namespace fmnist

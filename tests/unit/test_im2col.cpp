@@ -38,6 +38,7 @@ Axis keras_axis(int in, int k, int s, bool same) {
 struct ConvCase {
   int n, c, h, w, filters, kernel, stride;
   bool same, relu;
+  int tile_rows = 0;  // 0: the layer's cache-derived default
 };
 
 // y[i, oh, ow, f] = act(b[f] + sum_{kh, kw, ci} W[kh, kw, ci, f] x[i, ci, oh s + kh - pt, ow s + kw - pl]),
@@ -75,13 +76,15 @@ std::vector<double> naive_conv(const ConvCase& t, const std::vector<float>& x,
 void check_conv_forward(const ConvCase& t, std::mt19937& gen) {
   SCOPED_TRACE(::testing::Message() << "n=" << t.n << " c=" << t.c << " " << t.h << "x" << t.w
                                     << " filters=" << t.filters << " k=" << t.kernel << " s=" << t.stride
-                                    << (t.same ? " same" : " valid") << (t.relu ? " relu" : " linear"));
+                                    << (t.same ? " same" : " valid") << (t.relu ? " relu" : " linear")
+                                    << " tile_rows=" << t.tile_rows);
   Conv2DOptions options;
   options.filters = t.filters;
   options.kernel = t.kernel;
   options.stride = t.stride;
   options.padding = t.same ? Padding::kSame : Padding::kValid;
   options.activation = t.relu ? Activation::kRelu : Activation::kLinear;
+  options.tile_rows = t.tile_rows;
   Conv2D conv(options);
 
   const std::size_t kernel_size = static_cast<std::size_t>(t.kernel) * t.kernel * t.c * t.filters;
@@ -140,6 +143,47 @@ TEST(Conv2DForward, MatchesNaiveConvolution) {
   for (const ConvCase& t : cases) check_conv_forward(t, gen);
 }
 
+// Tiles of output pixels: tiles inside one image row, tiles that split an image and span
+// several, a last tile smaller than the rest, one pixel per tile, and a tile over the batch.
+TEST(Conv2DForward, TiledMatchesNaiveConvolution) {
+  std::mt19937 gen(2025);
+  const ConvCase shapes[] = {
+      // n, c, h, w, filters, kernel, stride, same, relu
+      {3, 1, 7, 7, 3, 3, 1, true, true},    // short-row im2col, 49 pixels per image
+      {3, 8, 7, 6, 4, 3, 1, true, false},   // run-copying im2col
+      {2, 3, 9, 8, 5, 3, 2, false, true},   // strided, valid
+      {2, 16, 6, 6, 3, 5, 2, true, true},   // kernel wider than half the image
+  };
+  for (ConvCase t : shapes)
+    for (int tile : {1, 5, 17, 40, 1000}) {  // 17 and 40 leave a smaller last tile and split images
+      t.tile_rows = tile;
+      check_conv_forward(t, gen);
+    }
+}
+
+// The (n * out_h * out_w, K) column matrix of an NHWC batch, written from the definition:
+// row (i * out_h + oh) * out_w + ow, column (kh * k + kw) * c + ci holds input pixel
+// (i, oh s + kh - pad_top, ow s + kw - pad_left, ci), or 0 in the padding.
+std::vector<float> definition_columns(const std::vector<float>& batch, int n, int c, int h, int w, int k, int stride,
+                                      bool same) {
+  const Axis ah = keras_axis(h, k, stride, same), aw = keras_axis(w, k, stride, same);
+  const int pixels = ah.out * aw.out, k_cols = k * k * c;
+  const std::size_t image_size = static_cast<std::size_t>(c) * h * w;
+  std::vector<float> want(static_cast<std::size_t>(n) * pixels * k_cols, 0.0f);
+  for (int i = 0; i < n; ++i)
+    for (int oh = 0; oh < ah.out; ++oh)
+      for (int ow = 0; ow < aw.out; ++ow)
+        for (int kh = 0; kh < k; ++kh)
+          for (int kw = 0; kw < k; ++kw)
+            for (int ci = 0; ci < c; ++ci) {
+              const int ih = oh * stride + kh - ah.pad, iw = ow * stride + kw - aw.pad;
+              if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+              const std::size_t row = static_cast<std::size_t>(i) * pixels + oh * aw.out + ow;
+              want[row * k_cols + (kh * k + kw) * c + ci] = batch[i * image_size + (ih * w + iw) * c + ci];
+            }
+  return want;
+}
+
 // Direct check of the documented column layout: row oh*OW + ow, column (kh*KW + kw)*C + c.
 TEST(Im2col, ColumnLayoutMatchesDefinition) {
   std::mt19937 gen(11);
@@ -149,27 +193,59 @@ TEST(Im2col, ColumnLayoutMatchesDefinition) {
         const int h = 7, w = 6, k = 3;
         const ConvGeometry g =
             make_conv_geometry(c, h, w, k, k, stride, same ? Padding::kSame : Padding::kValid);
-        const Axis ah = keras_axis(h, k, stride, same), aw = keras_axis(w, k, stride, same);
         const std::vector<float> image = uniform_values(static_cast<std::size_t>(c) * h * w, gen);
-        const int pixels = ah.out * aw.out, k_cols = k * k * c;
+        const std::vector<float> want = definition_columns(image, 1, c, h, w, k, stride, same);
         // One guard value on each side catches writes outside the (pixels, K) matrix.
-        std::vector<float> col(static_cast<std::size_t>(pixels) * k_cols + 2, -7.0f);
+        std::vector<float> col(want.size() + 2, -7.0f);
         im2col(image.data(), g, col.data() + 1);
-        for (int oh = 0; oh < ah.out; ++oh)
-          for (int ow = 0; ow < aw.out; ++ow)
-            for (int kh = 0; kh < k; ++kh)
-              for (int kw = 0; kw < k; ++kw)
-                for (int ci = 0; ci < c; ++ci) {
-                  const int ih = oh * stride + kh - ah.pad, iw = ow * stride + kw - aw.pad;
-                  const float want =
-                      (ih < 0 || ih >= h || iw < 0 || iw >= w) ? 0.0f : image[(ih * w + iw) * c + ci];
-                  const int row = oh * aw.out + ow, column = (kh * k + kw) * c + ci;
-                  ASSERT_EQ(col[1 + static_cast<std::size_t>(row) * k_cols + column], want)
-                      << "c=" << c << " same=" << same << " stride=" << stride << " pixel " << oh << "," << ow
-                      << " column " << column;
-                }
+        for (std::size_t j = 0; j < want.size(); ++j)
+          ASSERT_EQ(col[1 + j], want[j]) << "c=" << c << " same=" << same << " stride=" << stride << " row "
+                                         << j / (k * k * c) << " column " << j % (k * k * c);
         EXPECT_EQ(col.front(), -7.0f);
         EXPECT_EQ(col.back(), -7.0f);
+      }
+}
+
+// im2col_batch_rows over any range of a batch's rows equals those rows of the definition;
+// col2im_transposed_batch_rows over a partition of the rows into tiles, each stored
+// transposed, adds up to the col2im of each whole image.
+TEST(Im2col, BatchRowRangesMatchDefinition) {
+  std::mt19937 gen(12);
+  const int n = 3, h = 6, w = 5, k = 3;
+  for (int c : {1, 8})  // short-row and run-copying paths
+    for (bool same : {false, true})
+      for (int stride : {1, 2}) {
+        const ConvGeometry g =
+            make_conv_geometry(c, h, w, k, k, stride, same ? Padding::kSame : Padding::kValid);
+        const Axis ah = keras_axis(h, k, stride, same), aw = keras_axis(w, k, stride, same);
+        const int pixels = ah.out * aw.out, k_cols = k * k * c, rows = n * pixels;
+        const std::size_t image_size = static_cast<std::size_t>(c) * h * w;
+        const std::vector<float> batch = uniform_values(image_size * n, gen);
+        const std::vector<float> want = definition_columns(batch, n, c, h, w, k, stride, same);
+        const std::vector<float> dcol = uniform_values(want.size(), gen);
+        std::vector<float> whole(image_size * n, 0.0f);
+        for (int i = 0; i < n; ++i)
+          col2im(dcol.data() + static_cast<std::size_t>(i) * pixels * k_cols, g, whole.data() + i * image_size);
+        for (int tile : {1, 3, 7, pixels - 1, pixels + 2, rows}) {
+          SCOPED_TRACE(::testing::Message() << "c=" << c << " same=" << same << " stride=" << stride
+                                            << " tile=" << tile);
+          std::vector<float> tiled_t(image_size * n, 0.0f);
+          for (int first = 0; first < rows; first += tile) {
+            const int m = std::min(tile, rows - first);
+            std::vector<float> col(static_cast<std::size_t>(m) * k_cols + 2, -7.0f);  // guards at both ends
+            im2col_batch_rows(batch.data(), g, first, m, col.data() + 1);
+            for (std::size_t j = 0; j < static_cast<std::size_t>(m) * k_cols; ++j)
+              ASSERT_EQ(col[1 + j], want[static_cast<std::size_t>(first) * k_cols + j]) << "row " << first << " + " << j / k_cols;
+            EXPECT_EQ(col.front(), -7.0f);
+            EXPECT_EQ(col.back(), -7.0f);
+            std::vector<float> dcol_t(static_cast<std::size_t>(m) * k_cols);  // (K, m)
+            for (int r = 0; r < m; ++r)
+              for (int j = 0; j < k_cols; ++j)
+                dcol_t[static_cast<std::size_t>(j) * m + r] = dcol[(static_cast<std::size_t>(first) + r) * k_cols + j];
+            col2im_transposed_batch_rows(dcol_t.data(), g, first, m, tiled_t.data());
+          }
+          for (std::size_t j = 0; j < tiled_t.size(); ++j) ASSERT_NEAR(tiled_t[j], whole[j], 1e-5) << "at " << j;
+        }
       }
 }
 

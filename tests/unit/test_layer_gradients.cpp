@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "fmnist/core/tensor.h"
+#include "fmnist/nn/batch_norm.h"
 #include "fmnist/nn/conv2d.h"
 #include "fmnist/nn/dense.h"
 #include "fmnist/nn/dropout.h"
@@ -84,6 +85,7 @@ constexpr Step kLinear{0.5f, false};
 constexpr Step kFusedRelu{0.5f, true};
 constexpr Step kPooling{0.02f, false};       // below half the 0.05 spacing of distinct_values()
 constexpr Step kAwayFromZero{0.05f, false};  // below the 0.1 margin of away_from_zero()
+constexpr Step kSmooth{1e-2f, false};        // smooth, non-linear layers (BatchNormalization)
 
 struct GradResult {
   double max_dx = 0.0, max_dparams = 0.0;
@@ -109,6 +111,18 @@ GradResult check_layer(const std::string& label, Layer& layer, const Shape& in, 
   for (std::size_t p = 0, offset = 0; p < specs.size(); offset += sizes[p], ++p)
     bindings.push_back(ParamBinding{values.data() + offset, grads.data() + offset, sizes[p]});
   if (!specs.empty()) layer.bind_params(bindings);
+  // Non-trainable state (BatchNormalization's moving statistics): fixed positive values.
+  std::size_t state_total = 0;
+  std::vector<std::size_t> state_sizes;
+  for (const ParamSpec& s : layer.state_specs(in)) {
+    state_sizes.push_back(std::accumulate(s.shape.begin(), s.shape.end(), std::size_t{1}, std::multiplies<>()));
+    state_total += state_sizes.back();
+  }
+  std::vector<float> state = uniform_values(state_total, gen, 0.5f, 1.5f);
+  std::vector<ParamBinding> state_bindings;
+  for (std::size_t p = 0, offset = 0; p < state_sizes.size(); offset += state_sizes[p], ++p)
+    state_bindings.push_back(ParamBinding{state.data() + offset, nullptr, state_sizes[p]});
+  if (!state_sizes.empty()) layer.bind_state(state_bindings);
   layer.setup(in, in.n);
 
   Tensor x(in);
@@ -217,19 +231,25 @@ TEST(LayerGradients, Conv2D) {
       {2, 7, 7, 3, 3, 2, Padding::kSame}, {3, 7, 6, 2, 3, 2, Padding::kValid},
       {1, 6, 6, 2, 5, 1, Padding::kSame}, {3, 5, 5, 2, 1, 1, Padding::kValid},
   };
-  for (const Case& t : cases)
-    for (Activation act : {Activation::kLinear, Activation::kRelu}) {
-      Conv2DOptions options;
-      options.filters = t.filters;
-      options.kernel = t.kernel;
-      options.stride = t.stride;
-      options.padding = t.padding;
-      options.activation = act;
-      Conv2D conv(options);
-      const Shape in{2, t.c, t.h, t.w};
-      check_layer("Conv2D " + conv.spec() + " on " + in.str(), conv, in, uniform_values(in.numel(), gen),
-                  ForwardContext{}, gen, act == Activation::kRelu ? kFusedRelu : kLinear);
-    }
+  // Tiles of output pixels: 0 = the cache-derived default (one tile here); 7 and 13 split
+  // images and image rows and leave a smaller last tile; 1 is one pixel per tile.
+  for (int tile_rows : {0, 7, 13, 1})
+    for (const Case& t : cases)
+      for (Activation act : {Activation::kLinear, Activation::kRelu}) {
+        if (tile_rows == 1 && act == Activation::kLinear) continue;  // keeps the test short
+        Conv2DOptions options;
+        options.filters = t.filters;
+        options.kernel = t.kernel;
+        options.stride = t.stride;
+        options.padding = t.padding;
+        options.activation = act;
+        options.tile_rows = tile_rows;
+        Conv2D conv(options);
+        const Shape in{2, t.c, t.h, t.w};
+        check_layer("Conv2D " + conv.spec() + " tile " + std::to_string(tile_rows) + " on " + in.str(), conv,
+                    in, uniform_values(in.numel(), gen), ForwardContext{}, gen,
+                    act == Activation::kRelu ? kFusedRelu : kLinear);
+      }
 }
 
 TEST(LayerGradients, MaxPool2D) {
@@ -315,6 +335,69 @@ TEST(LayerGradients, Dropout) {
   EXPECT_NEAR(fraction, 0.3, 0.03);
   dropout.forward(x, y, ForwardContext{});
   for (std::size_t i = 0; i < big.numel(); ++i) ASSERT_EQ(y[i], xs[i]);
+}
+
+TEST(LayerGradients, BatchNormalization) {
+  std::mt19937 gen(8);
+  ForwardContext train;
+  train.mode = Mode::kTrain;
+  // Channels last, after a conv (n, h, w, c) and after a Dense (n, c, 1, 1); inputs with an
+  // offset and a scale per channel, as real activations have.
+  for (const Shape& in : {Shape{3, 4, 3, 2}, Shape{5, 6, 1, 1}}) {
+    std::vector<float> x0 = uniform_values(in.numel(), gen);
+    for (std::size_t i = 0; i < x0.size(); ++i) x0[i] = x0[i] * (1.0f + (i % in.c)) + 0.5f * (i % in.c);
+    {
+      BatchNorm bn;
+      check_layer("BatchNormalization train on " + in.str(), bn, in, x0, train, gen, kSmooth);
+    }
+    {
+      BatchNorm bn;
+      check_layer("BatchNormalization eval on " + in.str(), bn, in, x0, ForwardContext{}, gen, kSmooth);
+    }
+  }
+}
+
+// Training normalises with the batch's own mean and biased variance and moves the moving
+// statistics by (1 - momentum); evaluation uses the moving statistics. Both against the
+// formulas evaluated here in double.
+TEST(BatchNormalization, TrainingAndEvaluationMatchTheFormulas) {
+  std::mt19937 gen(9);
+  const Shape in{4, 3, 2, 5};  // n, c, h, w: 40 values per channel
+  const int c = in.c;
+  const std::size_t rows = in.numel() / c;
+  std::vector<float> gamma = uniform_values(c, gen, 0.5f, 2.0f), beta = uniform_values(c, gen);
+  std::vector<float> grads(2 * c), moving_mean = uniform_values(c, gen), moving_var = uniform_values(c, gen, 0.5f, 2.0f);
+  const std::vector<float> mean0 = moving_mean, var0 = moving_var;
+  BatchNorm bn;
+  bn.bind_params({ParamBinding{gamma.data(), grads.data(), static_cast<std::size_t>(c)}, ParamBinding{beta.data(), grads.data() + c, static_cast<std::size_t>(c)}});
+  bn.bind_state({ParamBinding{moving_mean.data(), nullptr, static_cast<std::size_t>(c)}, ParamBinding{moving_var.data(), nullptr, static_cast<std::size_t>(c)}});
+  bn.setup(in, in.n);
+  Tensor x(in), y(in);
+  for (std::size_t i = 0; i < in.numel(); ++i) x[i] = 3.0f * (i % c) + uniform_values(1, gen)[0];
+  ForwardContext train;
+  train.mode = Mode::kTrain;
+  bn.forward(x, y, train);
+  for (int ch = 0; ch < c; ++ch) {
+    double sum = 0.0, sq = 0.0;
+    for (std::size_t r = 0; r < rows; ++r) sum += x[r * c + ch];
+    const double mean = sum / rows;
+    for (std::size_t r = 0; r < rows; ++r) sq += (x[r * c + ch] - mean) * (x[r * c + ch] - mean);
+    const double var = sq / rows;  // biased, as Keras
+    for (std::size_t r = 0; r < rows; ++r)
+      ASSERT_NEAR(y[r * c + ch], gamma[ch] * (x[r * c + ch] - mean) / std::sqrt(var + 1e-3) + beta[ch], 1e-5);
+    EXPECT_NEAR(moving_mean[ch], 0.99 * mean0[ch] + 0.01 * mean, 1e-6);
+    EXPECT_NEAR(moving_var[ch], 0.99 * var0[ch] + 0.01 * var, 1e-6);
+  }
+  const std::vector<float> trained_mean = moving_mean, trained_var = moving_var;
+  bn.forward(x, y, ForwardContext{});
+  for (int ch = 0; ch < c; ++ch) {
+    EXPECT_EQ(moving_mean[ch], trained_mean[ch]) << "evaluation must not move the statistics";
+    EXPECT_EQ(moving_var[ch], trained_var[ch]);
+    for (std::size_t r = 0; r < rows; ++r)
+      ASSERT_NEAR(y[r * c + ch],
+                  gamma[ch] * (x[r * c + ch] - trained_mean[ch]) / std::sqrt(trained_var[ch] + 1e-3) + beta[ch],
+                  1e-5);
+  }
 }
 
 // Cross-entropy from its definition, in double: sum_i logsumexp(z_i) - z_i[label_i].

@@ -132,6 +132,21 @@ TEST(ModelSpec, SummaryShowsKerasTotals) {
   EXPECT_NE(gap.find("18496"), std::string::npos) << gap;
 }
 
+// Keras counts BatchNormalization's 4 * channels weights, half of them non-trainable:
+// Conv2D(32, 3x3) on 1 channel 320, BN(32) 128 (64 moving statistics), Dense(10) 330.
+TEST(ModelSpec, BatchNormalizationCountsAsKeras) {
+  const std::unique_ptr<Sequential> model = build_model("conv32x3samelinear-bn-relu-gap-dense10");
+  const std::string summary = model_summary(*model);
+  EXPECT_NE(summary.find("batch_normalization (BatchNo"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Total params: 778"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Trainable params: 714"), std::string::npos) << summary;
+  EXPECT_NE(summary.find("Non-trainable params: 64"), std::string::npos) << summary;
+  ASSERT_NE(model->params().find("batch_normalization/gamma"), nullptr);
+  ASSERT_NE(model->params().find("batch_normalization/beta"), nullptr);
+  ASSERT_NE(model->non_trainable().find("batch_normalization/moving_mean"), nullptr);
+  ASSERT_NE(model->non_trainable().find("batch_normalization/moving_variance"), nullptr);
+}
+
 TEST(ModelSpec, GroupThousands) {
   EXPECT_EQ(group_thousands(0), "0");
   EXPECT_EQ(group_thousands(7), "7");

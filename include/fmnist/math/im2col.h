@@ -1,7 +1,8 @@
 // im2col / col2im for 2-D convolution on NHWC images. One image's column matrix is
 // (out_h*out_w, kh*kw*c): one row per output pixel, holding its receptive field in Keras'
-// kernel order, so a batch's matrices stack into one (n*out_h*out_w, K) matrix and the whole
-// batch is convolved by a single GEMM against the (K, filters) kernel, giving NHWC output.
+// kernel order, so a batch's matrices stack into one (n*out_h*out_w, K) matrix, and any block
+// of its rows times the (K, filters) kernel gives the same rows of the NHWC output. A tiled
+// convolution builds one block of rows (a tile) at a time, never the whole matrix.
 #pragma once
 
 namespace fmnist {
@@ -34,5 +35,17 @@ void im2col(const float* image, const ConvGeometry& g, float* col);
 /// The adjoint of im2col: ACCUMULATES every entry of `col` (out_pixels, K) back into
 /// `image` (h, w, c). The caller zeroes `image` first when it wants the plain gradient.
 void col2im(const float* col, const ConvGeometry& g, float* image);
+
+/// Writes rows [first_row, first_row + rows) of the (n * out_pixels, K) column matrix of the
+/// NHWC batch `batch` (n, h, w, c) into `col` (rows, K). Row r is pixel r % out_pixels of image
+/// r / out_pixels; a range may start and end inside an image and span several.
+void im2col_batch_rows(const float* batch, const ConvGeometry& g, long first_row, int rows, float* col);
+
+/// The adjoint of im2col_batch_rows, taking its block transposed: `col_t` (K, rows) holds row
+/// first_row + j of the column matrix as its column j. ACCUMULATES into `batch` (n, h, w, c).
+/// Neighbouring ranges share input pixels at their boundaries, so zero the batch once, then
+/// add every range.
+void col2im_transposed_batch_rows(const float* col_t, const ConvGeometry& g, long first_row, int rows,
+                                  float* batch);
 
 }  // namespace fmnist

@@ -1,4 +1,5 @@
-// Conv2D through im2col + one GEMM per batch, with bias and activation fused.
+// Conv2D through im2col + GEMM in cache-sized tiles of output pixels, with bias and
+// activation applied while a tile is hot.
 #pragma once
 
 #include "fmnist/math/im2col.h"
@@ -13,6 +14,9 @@ struct Conv2DOptions {
   int stride = 1;
   Padding padding = Padding::kValid;
   Activation activation = Activation::kRelu;
+  /// Output pixels (rows of the batch's column matrix) per tile; 0 derives it from the L2
+  /// cache size and the layer's shape. Tests set it to force many tiles.
+  int tile_rows = 0;
 };
 
 /// Keras Conv2D on NHWC input. kernel (kh, kw, in_channels, filters) as Keras stores it,
@@ -35,12 +39,15 @@ class Conv2D : public Layer {
 
  private:
   ConvGeometry geometry(const Shape& in) const;
+  void store_output(const float* out_t, int rows, float* y) const;
 
   Conv2DOptions options_;
   ConvGeometry g_;
   ParamBinding kernel_;           // (kh, kw, c, filters) = (K, filters), K = kh*kw*c
   ParamBinding bias_;             // (filters)
-  std::vector<float> col_;        // (n*oh*ow, K): im2col of the batch; reused for dcol in backward
+  int tile_rows_ = 0;             // output pixels per tile, fixed at setup
+  std::vector<float> col_;        // (tile_rows_, K): im2col of one tile; then (K, tile_rows_): its dcol^T
+  std::vector<float> out_t_;      // (F, tile_rows_): one tile's GEMM output, transposed
 };
 
 }  // namespace fmnist

@@ -13,6 +13,16 @@ namespace fmnist {
 
 enum class Mode { kTrain, kEval };
 
+/// Sums per-channel statistics over every process that holds a share of the global batch
+/// (BatchNormalization's batch statistics are those of the GLOBAL batch). Implemented in
+/// dist/ over the Communicator; null in a ForwardContext means this process alone.
+class ChannelStatsReducer {
+ public:
+  virtual ~ChannelStatsReducer() = default;
+  /// In-place sum of data[0, count) over the processes; must allocate nothing.
+  virtual void sum(double* data, std::size_t count) = 0;
+};
+
 /// What a forward pass needs to know beyond its input.
 struct ForwardContext {
   Mode mode = Mode::kEval;
@@ -21,14 +31,17 @@ struct ForwardContext {
   /// Global dataset index of each sample of the batch, (n): dropout masks are drawn from
   /// (seed, epoch, layer, sample index) so they do not depend on how the batch is sharded.
   const std::int32_t* sample_ids = nullptr;
+  /// Reduces batch statistics across ranks in training (BatchNormalization); null: local.
+  ChannelStatsReducer* stats = nullptr;
 };
 
-/// How a parameter is initialised (Keras defaults: Glorot-uniform kernels, zero biases).
-enum class Init { kGlorotUniform, kZeros };
+/// How a parameter is initialised (Keras defaults: Glorot-uniform kernels, zero biases;
+/// BatchNormalization's gamma and moving_variance start at one).
+enum class Init { kGlorotUniform, kZeros, kOnes };
 
 /// A parameter a layer asks the arena for.
 struct ParamSpec {
-  std::string name;                 // "kernel" or "bias"
+  std::string name;                 // "kernel", "bias", "gamma", "moving_mean", ...
   std::vector<std::size_t> shape;   // e.g. Dense kernel (in, out)
   Init init = Init::kZeros;
   int fan_in = 0, fan_out = 0;      // for Glorot: limit = sqrt(6 / (fan_in + fan_out))
@@ -58,6 +71,11 @@ class Layer {
   virtual std::vector<ParamSpec> param_specs(const Shape& /*in*/) const { return {}; }
   /// Receives storage for the parameters, in param_specs() order.
   virtual void bind_params(const std::vector<ParamBinding>& /*params*/) {}
+  /// Non-trainable variables (Keras' non_trainable_weights, e.g. BatchNormalization's moving
+  /// statistics): updated by forward in training, never by the optimizer. Default: none.
+  virtual std::vector<ParamSpec> state_specs(const Shape& /*in*/) const { return {}; }
+  /// Receives storage for the non-trainable variables, in state_specs() order (grad unused).
+  virtual void bind_state(const std::vector<ParamBinding>& /*state*/) {}
   /// Allocates every scratch buffer for batches of up to `max_batch` samples of shape `in`.
   /// Called once before training; forward/backward then allocate nothing.
   virtual void setup(const Shape& in, int max_batch) = 0;
@@ -68,6 +86,12 @@ class Layer {
   /// null, for the first layer) and OVERWRITES this layer's parameter gradients (each
   /// parameter is used once per step, so no zeroing is needed). `dy` may be clobbered.
   virtual void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) = 0;
+
+  /// For a rank whose share of a training batch is empty: take part in the collectives that
+  /// forward / backward would make, contributing nothing, and update any non-trainable state
+  /// as the other ranks do. Default: no collectives, nothing to do.
+  virtual void forward_without_data(const ForwardContext& /*ctx*/) {}
+  virtual void backward_without_data() {}
 
   /// Instance name, e.g. "conv2d_1"; set by the model.
   const std::string& name() const { return name_; }

@@ -10,6 +10,7 @@
 //   flatten                                Flatten
 //   relu                                   ReLU
 //   drop<R>                                Dropout with rate R in [0, 1)
+//   bn                                     BatchNormalization over the channels (Keras defaults)
 // The LAST layer is always linear: it outputs the logits, and the softmax is fused into the
 // loss. It must output 10 values, one per class.
 #pragma once

@@ -27,7 +27,7 @@ class ParamArena {
   void add(const std::string& layer_name, int layer_index, const ParamSpec& spec);
   /// Allocates values and gradients (zeroed) and returns their bindings in add() order.
   std::vector<ParamBinding> allocate();
-  /// Fills every parameter as its spec says (Glorot-uniform or zeros) from `seed`.
+  /// Fills every parameter as its spec says (Glorot-uniform, zeros or ones) from `seed`.
   void initialize(std::uint64_t seed);
 
   std::size_t size() const { return values_.size(); }

@@ -32,9 +32,17 @@ class Sequential {
   /// calls `on_grads_ready(offset)`: every parameter gradient at arena offset >= `offset`
   /// is final (the gradient-sync buckets start their allreduce from this).
   void backward(const std::function<void(std::size_t)>& on_grads_ready);
+  /// A training step on a rank whose share of the global batch is empty: every layer takes
+  /// part in the collectives its forward and backward would make, in the same order, with
+  /// `on_grads_ready` called as backward() would. Parameter gradients must already be zero.
+  void step_without_data(const ForwardContext& ctx, const std::function<void(std::size_t)>& on_grads_ready);
 
   ParamArena& params() { return params_; }
   const ParamArena& params() const { return params_; }
+  /// Non-trainable variables (BatchNormalization's moving statistics), e.g.
+  /// "batch_normalization/moving_mean"; their grads are unused and the optimizer never sees them.
+  ParamArena& non_trainable() { return non_trainable_; }
+  const ParamArena& non_trainable() const { return non_trainable_; }
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
   /// Output sample shape of each layer (n = 1).
   const std::vector<Shape>& output_shapes() const { return output_shapes_; }
@@ -51,6 +59,7 @@ class Sequential {
   std::vector<Shape> output_shapes_;
   std::vector<std::size_t> layer_param_offsets_;
   ParamArena params_;
+  ParamArena non_trainable_;
   std::vector<Tensor> activations_;       // [0] input, [i + 1] output of layer i
   std::vector<Tensor> activation_grads_;  // [i + 1] dL/d(output of layer i); [0] unused
   int max_batch_ = 0;

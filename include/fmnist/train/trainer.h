@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fmnist/data/dataset.h"
+#include "fmnist/dist/channel_stats_allreduce.h"
 #include "fmnist/dist/communicator.h"
 #include "fmnist/dist/gradient_sync.h"
 #include "fmnist/io/history_file.h"
@@ -102,6 +103,7 @@ class Trainer {
   std::unique_ptr<Sequential> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradientSync> sync_;
+  ChannelStatsAllreduce batch_stats_;  // global-batch statistics for BatchNormalization
   std::function<void(std::size_t)> on_grads_ready_;
   std::vector<std::int32_t> labels_;  // (max shard) labels of this rank's share
   std::vector<std::int32_t> order_;   // this epoch's permutation of the training set
