@@ -1,27 +1,36 @@
 #!/usr/bin/env bash
-# Runs the benchmark matrix and writes results/benchmark.md and results/benchmark.json.
+# Runs the benchmark matrix and writes results/benchmark.md and results/benchmark.json, then the
+# scaling model (launch/scaling_model.py) from them: results/scaling.md and scaling.json.
 #
-#   launch/benchmark.sh [--reps N] [--quick] [--no-torch] [--python PY] [--binary PATH]
+#   launch/benchmark.sh [--reps N] [--quick] [--no-torch] [--no-pip] [--python PY] [--binary PATH]
 #                       [--data-dir DIR] [--out-dir DIR] [--work-dir DIR]
 #
-# Sections (1 BLAS thread per rank throughout; every figure comes from `fmnist_dist --benchmark`
-# or launch/pytorch_peer.py in this run):
+# Sections (1 BLAS thread per rank except in (f); every figure comes from fmnist_dist or a peer
+# script in this run):
 #   (a) fmnist_dist, all six presets, np=1, batch 32, each with its per-layer table
 #       (--benchmark-layers);
-#   (b) fmnist_dist vs PyTorch (launch/pytorch_peer.py, the same layers, data and steps), np=1,
-#       batch 32: each pair back to back, N reps alternating which goes first; medians of
-#       samples/s and the median of the per-pair ratios;
+#   (b) fmnist_dist vs its peers, np=1, batch 32, the same layers, data and steps: Debian's
+#       PyTorch 1.13 (launch/pytorch_peer.py under python3-torch), today's PyTorch 2.x and Keras 3
+#       with JAX (pytorch_peer.py and launch/keras_peer.py in build/peer-venv, from pip through
+#       launch/peer-venv.sh); each group back to back, N reps rotating which goes first; medians
+#       of samples/s and the median of the per-group ratios;
 #   (c) scaling of cnn and mlp: np=1, 2 and 4 (4 > cores: oversubscribed), global batch 32
 #       and 64, N reps rotating the order; samples/s, ratio vs np=1 of the same rep, and the
 #       allreduce-wait share of the step;
-#   (d) peak RSS per rank of cnn and cnn-deep at np=1, 2, 4.
+#   (d) peak RSS per rank of cnn and cnn-deep at np=1, 2, 4;
+#   (e) whole-process wall time, every preset: start-up, data loading, the same training steps
+#       and the test evaluation, fmnist_dist (--max-steps) against each peer (--evaluate-test);
+#   (f) threads against ranks on this machine: cnn and cnn-deep, 1 rank x 2 threads against
+#       2 ranks x 1 thread, N reps.
 # Timed steps: 200 for the MLPs, 60 for the CNNs, 25 for cnn-deep (5 warm-up, 3 for cnn-deep);
-# about 5 minutes on 2 cores. Options:
-#   --reps N         repetitions for (b) and (c) (default 3)
-#   --quick          a fifth of the steps and 1 rep: checks the script, not the machine
-#   --no-torch       skip the PyTorch peer
-#   --python PY      the Python with torch for the peer (default: the first of $PYTHON,
-#                    python3, /usr/bin/python3 that imports torch and numpy)
+# about 30 minutes on 2 cores with every peer (the first run also downloads the pip peers). Options:
+#   --reps N         repetitions for (b), (c) and (f) (default 3)
+#   --quick          a fifth of the steps, 1 rep, (e) for mlp and cnn only, (f) for cnn only:
+#                    checks the script, not the machine
+#   --no-torch       skip every peer (Debian's PyTorch and the pip ones)
+#   --no-pip         skip the pip peers (PyTorch 2.x, Keras) and their download
+#   --python PY      the Python with Debian's torch for the peer (default: the first of $PYTHON,
+#                    /usr/bin/python3, python3 that imports torch and numpy)
 #   --binary PATH    fmnist_dist to time (default build/fmnist_dist; a copy taken at the start
 #                    is what runs, so a rebuild meanwhile cannot mix builds)
 #   --data-dir DIR   Fashion-MNIST .gz files (default data/fashion-mnist)
@@ -29,7 +38,7 @@
 #   --work-dir DIR   keep each run's log and JSON there (default: a temporary folder, removed)
 # Needs mpirun (Open MPI) and python3 (for the tables). Every run has a 300 s time limit; a
 # failed run is reported as failed, never replaced by a figure. At the end it also prints the
-# side-by-side table of (b): both tools' samples/s and their ratio.
+# side-by-side tables of (b) and (e): every tool's figure and fmnist_dist's ratio to it.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +46,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 reps=3
 quick=0
 use_torch=1
+use_pip=1
 peer_python=""
 binary="build/fmnist_dist"
 data_dir="data/fashion-mnist"
@@ -56,7 +66,8 @@ while [[ $# -gt 0 ]]; do
     -h|--help) usage; exit 0 ;;
     --reps) need_value "$@"; reps="$2"; shift 2 ;;
     --quick) quick=1; shift ;;
-    --no-torch) use_torch=0; shift ;;
+    --no-torch) use_torch=0; use_pip=0; shift ;;
+    --no-pip) use_pip=0; shift ;;
     --python) need_value "$@"; peer_python="$2"; [[ "$2" != */* ]] || peer_python="$(abs_path "$2")"; shift 2 ;;
     --binary) need_value "$@"; binary="$(abs_path "$2")"; shift 2 ;;
     --data-dir) need_value "$@"; data_dir="$(abs_path "$2")"; shift 2 ;;
@@ -89,7 +100,7 @@ if (( use_torch )); then
     candidates=("$peer_python")
   else
     if [[ -n "${PYTHON:-}" ]]; then candidates+=("$PYTHON"); fi
-    candidates+=(python3 /usr/bin/python3)
+    candidates+=(/usr/bin/python3 python3)
   fi
   peer_python=""
   for py in "${candidates[@]}"; do
@@ -106,6 +117,23 @@ if (( use_torch )); then
 else
   torch_note="the PyTorch peer was skipped (--no-torch)"
 fi
+# The pip peers: PyTorch 2.x and Keras 3 (JAX) in build/peer-venv, made by launch/peer-venv.sh.
+pip_python=""
+pip_note=""
+if (( use_pip )); then
+  if pip_python="$(launch/peer-venv.sh all)"; then
+    pip_note=""
+  else
+    pip_python=""
+    pip_note="the pip peers (PyTorch 2.x, Keras 3 with JAX) could not be installed by launch/peer-venv.sh and were skipped"
+    echo "benchmark.sh: $pip_note" >&2
+  fi
+else
+  pip_note="the pip peers (PyTorch 2.x, Keras 3 with JAX) were skipped (--no-pip or --no-torch)"
+fi
+peers=()  # the tools of (b) and (e) besides fmnist_dist
+if (( use_torch )); then peers+=(pytorch); fi
+if [[ -n "$pip_python" ]]; then peers+=(pytorch2 keras); fi
 
 cleanup_work=0
 if [[ -z "$work_dir" ]]; then
@@ -149,36 +177,50 @@ started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 start_seconds="$SECONDS"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-# run_case SECTION REP TOOL NP MODEL BATCH ORDER: runs one benchmark, appends a manifest line.
+# run_case SECTION REP TOOL NP MODEL BATCH ORDER [THREADS]: runs one benchmark, appends a
+# manifest line. Section "wall" times whole processes: fmnist_dist trains the same steps with
+# --max-steps and evaluates the test set; the peers do the same with --evaluate-test.
 run_case() {
-  local section="$1" rep="$2" tool="$3" np="$4" model="$5" batch="$6" order="$7"
+  local section="$1" rep="$2" tool="$3" np="$4" model="$5" batch="$6" order="$7" threads="${8:-1}"
   local timed warmup
   read -r timed warmup <<< "$(steps_for "$model")"
   run_id=$(( run_id + 1 ))
   local json="$work_dir/run$run_id.json" log="$work_dir/run$run_id.log"
   local -a cmd
-  if [[ "$tool" == "fmnist_dist" ]]; then
-    cmd=(mpirun "${mpi_flags[@]}" -np "$np" "$binary" --benchmark --model "$model" --batch-size "$batch"
-         --threads 1 --benchmark-steps "$timed" --benchmark-warmup "$warmup" --data-dir "$data_dir"
-         --benchmark-json "$json")
-    if [[ "$section" == "presets" ]]; then cmd+=(--benchmark-layers); fi
-  else
-    cmd=("$peer_python" launch/pytorch_peer.py --model "$model" --batch-size "$batch" --threads 1
-         --steps "$timed" --warmup "$warmup" --data-dir "$data_dir" --json "$json")
+  case "$tool:$section" in
+    fmnist_dist:wall)
+      cmd=(mpirun "${mpi_flags[@]}" -np "$np" "$binary" --model "$model" --batch-size "$batch" --threads "$threads"
+           --max-steps "$(( timed + warmup ))" --epochs 1 --progress lines --data-dir "$data_dir"
+           --output-dir "$work_dir/run$run_id.out") ;;
+    fmnist_dist:*)
+      cmd=(mpirun "${mpi_flags[@]}" -np "$np" "$binary" --benchmark --model "$model" --batch-size "$batch"
+           --threads "$threads" --benchmark-steps "$timed" --benchmark-warmup "$warmup" --data-dir "$data_dir"
+           --benchmark-json "$json")
+      if [[ "$section" == "presets" ]]; then cmd+=(--benchmark-layers); fi ;;
+    pytorch:*) cmd=("$peer_python" launch/pytorch_peer.py) ;;
+    pytorch2:*) cmd=("$pip_python" launch/pytorch_peer.py) ;;
+    keras:*) cmd=("$pip_python" launch/keras_peer.py --backend jax) ;;
+  esac
+  if [[ "$tool" != fmnist_dist ]]; then
+    cmd+=(--model "$model" --batch-size "$batch" --threads "$threads" --steps "$timed" --warmup "$warmup"
+          --data-dir "$data_dir" --json "$json")
+    if [[ "$section" == "wall" ]]; then cmd+=(--evaluate-test); fi
   fi
   local text="" word
   for word in "${cmd[@]}"; do text+="${text:+ }$(printf '%q' "$word")"; done
-  local begin load rc=0
+  local begin load rc=0 t0 wall
   begin="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   load="$(cut -d' ' -f1 /proc/loadavg)"
   printf '[%3ds] %s\n' "$(( SECONDS - start_seconds ))" "$text" >&2
+  t0="$(date +%s.%N)"
   timeout 300 "${cmd[@]}" > "$log" 2>&1 || rc=$?
+  wall="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')"
   if (( rc != 0 )); then
     echo "benchmark.sh: run $run_id failed (exit $rc); last lines:" >&2
     tail -n 5 "$log" >&2 || true
   fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run_id" "$section" "$rep" "$tool" "$np" \
-    "$model" "$batch" "$timed" "$warmup" "$order" "$rc" "$begin" "$load" "$text" >> "$manifest"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run_id" "$section" "$rep" "$tool" "$np" \
+    "$model" "$batch" "$timed" "$warmup" "$order" "$rc" "$begin" "$load" "$threads" "$wall" "$text" >> "$manifest"
 }
 
 # (a) every preset, np=1, batch 32.
@@ -187,37 +229,68 @@ for model in "${presets[@]}"; do
   run_case presets 1 fmnist_dist 1 "$model" 32 1
 done
 
-# (b) back-to-back pairs, alternating which goes first.
-if (( use_torch )); then
+# run_group SECTION REP MODEL: fmnist_dist and every peer back to back, the order rotated by REP.
+run_group() {
+  local tools=(fmnist_dist "${peers[@]}") k
+  for (( k = 0; k < ${#tools[@]}; k++ )); do
+    run_case "$1" "$2" "${tools[$(( (k + $2 - 1) % ${#tools[@]} ))]}" 1 "$3" 32 "$(( k + 1 ))"
+  done
+}
+
+# (b) back-to-back groups of fmnist_dist and its peers.
+if (( ${#peers[@]} > 0 )); then
   for (( rep = 1; rep <= reps; rep++ )); do
-    for model in "${presets[@]}"; do
-      if (( rep % 2 == 1 )); then
-        run_case pairs "$rep" fmnist_dist 1 "$model" 32 1
-        run_case pairs "$rep" pytorch 1 "$model" 32 2
-      else
-        run_case pairs "$rep" pytorch 1 "$model" 32 1
-        run_case pairs "$rep" fmnist_dist 1 "$model" 32 2
-      fi
-    done
+    for model in "${presets[@]}"; do run_group pairs "$rep" "$model"; done
   done
 fi
 
 # (c) scaling, rotating the order of np within each rep.
+# Every preset at global batch 32; cnn and mlp also at 64 (--quick: cnn and mlp only).
 nps=(1 2 4)
+scaling_cases=()
+for model in "${presets[@]}"; do scaling_cases+=("$model 32"); done
+scaling_cases+=("cnn 64" "mlp 64")
+if (( quick )); then scaling_cases=("cnn 32" "mlp 32" "cnn 64" "mlp 64"); fi
 for (( rep = 1; rep <= reps; rep++ )); do
-  for model in cnn mlp; do
-    for batch in 32 64; do
-      for (( k = 0; k < ${#nps[@]}; k++ )); do
-        np="${nps[$(( (k + rep - 1) % ${#nps[@]} ))]}"
-        run_case scaling "$rep" fmnist_dist "$np" "$model" "$batch" "$(( k + 1 ))"
-      done
+  for case_ in "${scaling_cases[@]}"; do
+    read -r model batch <<< "$case_"
+    for (( k = 0; k < ${#nps[@]}; k++ )); do
+      np="${nps[$(( (k + rep - 1) % ${#nps[@]} ))]}"
+      run_case scaling "$rep" fmnist_dist "$np" "$model" "$batch" "$(( k + 1 ))"
     done
   done
 done
+# The allreduce behind the scaling model: one message size sweep at np=2 (results/scaling.md).
+allreduce_bench="$(dirname "$binary_source")/fmnist_allreduce_bench"
+allreduce_json=""
+if [[ -x "$allreduce_bench" ]]; then
+  allreduce_json="$work_dir/allreduce-np2.json"
+  timeout 300 mpirun "${mpi_flags[@]}" -np 2 "$allreduce_bench" --reps "$(( quick ? 20 : 200 ))" \
+    --json "$allreduce_json" > "$work_dir/allreduce-np2.log" 2>&1 || allreduce_json=""
+fi
 
 # (d) memory: cnn comes from (a) and (c); cnn-deep at np=2 and 4 here.
 for np in 2 4; do
   run_case rss 1 fmnist_dist "$np" cnn-deep 32 1
+done
+
+# (e) whole-process wall time, one group per preset (--quick: two of them).
+wall_models=("${presets[@]}")
+layout_models=(cnn cnn-deep)
+if (( quick )); then wall_models=(mlp cnn); layout_models=(cnn); fi
+for model in "${wall_models[@]}"; do run_group wall 1 "$model"; done
+
+# (f) threads against ranks: 1 x 2 and 2 x 1 on the same global batch, order alternating.
+for (( rep = 1; rep <= reps; rep++ )); do
+  for model in "${layout_models[@]}"; do
+    if (( rep % 2 == 1 )); then
+      run_case layout "$rep" fmnist_dist 1 "$model" 32 1 2
+      run_case layout "$rep" fmnist_dist 2 "$model" 32 2 1
+    else
+      run_case layout "$rep" fmnist_dist 2 "$model" 32 1 1
+      run_case layout "$rep" fmnist_dist 1 "$model" 32 2 2
+    fi
+  done
 done
 
 finished_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -251,6 +324,8 @@ machine="$work_dir/machine.env"
   printf 'git_uncommitted_files\t%s\n' "$(git status --porcelain 2>/dev/null | wc -l)"
   printf 'peer_python\t%s\n' "$peer_python"
   printf 'torch_note\t%s\n' "$torch_note"
+  printf 'pip_python\t%s\n' "$pip_python"
+  printf 'pip_note\t%s\n' "$pip_note"
   printf 'invocation\t%s\n' "$invocation"
   printf 'started_at\t%s\n' "$started_at"
   printf 'finished_at\t%s\n' "$finished_at"
@@ -266,6 +341,14 @@ if [[ -n "$peer_python" ]]; then
 print("torch\t" + torch.__version__)
 print("numpy\t" + numpy.__version__)
 print("peer_python_version\t" + platform.python_version())' >> "$machine" 2>/dev/null || true
+fi
+if [[ -n "$pip_python" ]]; then
+  KERAS_BACKEND=jax "$pip_python" -c 'import torch, numpy, keras, jax, platform
+print("pip_torch\t" + torch.__version__)
+print("pip_numpy\t" + numpy.__version__)
+print("pip_keras\t" + keras.__version__)
+print("pip_jax\t" + jax.__version__)
+print("pip_python_version\t" + platform.python_version())' >> "$machine" 2>/dev/null || true
 fi
 
 python3 - "$work_dir" "$out_dir" <<'PY'
@@ -293,22 +376,32 @@ except (OSError, AttributeError):
 
 runs = []
 fields = ["id", "section", "rep", "tool", "np", "model", "batch", "timed_steps", "warmup_steps", "order", "exit",
-          "started", "loadavg_1min", "command"]
+          "started", "loadavg_1min", "threads", "wall_s", "command"]
 with open(os.path.join(work, "manifest.tsv")) as f:
     for line in f:
         r = dict(zip(fields, line.rstrip("\n").split("\t")))
-        for k in ("id", "rep", "np", "batch", "timed_steps", "warmup_steps", "order", "exit"):
+        for k in ("id", "rep", "np", "batch", "timed_steps", "warmup_steps", "order", "exit", "threads"):
             r[k] = int(r[k])
+        r["wall_s"] = float(r["wall_s"])
         r["result"] = None
         path = os.path.join(work, f"run{r['id']}.json")
         if r["exit"] == 0 and os.path.exists(path):
             with open(path) as j:
                 r["result"] = json.load(j)
+        elif r["exit"] == 0 and r["section"] == "wall":  # fmnist_dist's test line
+            with open(os.path.join(work, f"run{r['id']}.log")) as f:
+                for line in f:
+                    if line.startswith("test_loss: "):
+                        r["result"] = {"test_accuracy": float(line.split("test_accuracy: ")[1].split()[0])}
         runs.append(r)
 
 cores = int(m["nproc"])
 reps = int(m["reps"])
 med = statistics.median
+PEER_LABELS = {"pytorch": f"PyTorch {m.get('torch', '?')} (Debian)",
+               "pytorch2": f"PyTorch {m.get('pip_torch', '?')} (pip)",
+               "keras": f"Keras {m.get('pip_keras', '?')} + JAX {m.get('pip_jax', '?')} (pip)"}
+peers = [t for t in PEER_LABELS if any(r["tool"] == t for r in runs)]
 
 
 def sps(r):
@@ -348,7 +441,9 @@ md += [
     f"{m['openmpi']}; {m.get('openblas_config', 'OpenBLAS ' + m['openblas_packages'])} "
     f"(core {m.get('openblas_core', '?')}, `{m['openblas_lib']}`); "
     + (f"PyTorch {m['torch']} (Debian python3-torch, numpy {m['numpy']}, Python {m['peer_python_version']}, "
-       f"`{m['peer_python']}`)" if m.get("torch") else "PyTorch: not used (see the note below)")
+       f"`{m['peer_python']}`)" if m.get("torch") else "Debian's PyTorch: not used (see the note below)")
+    + (f"; from pip in `{m['pip_python']}`: PyTorch {m['pip_torch']}, Keras {m['pip_keras']} with JAX {m['pip_jax']}, "
+       f"numpy {m['pip_numpy']}, Python {m['pip_python_version']}" if m.get("pip_torch") else "; pip peers: not used")
     + f". Binary `{m['binary']}` ({m['build_type'] or 'unknown'} build, {m['compiler']}, built "
     f"{m['binary_mtime']}, sha256 {m['binary_sha256']}…; the runs time a copy taken at the start, `{m['snapshot']}` in the commands), repository at commit {m['git_commit'][:12]} with {m['git_uncommitted_files']} "
     f"uncommitted files. Load average (1/5/15 min) {m['loadavg_before']} before, {m['loadavg_after']} after: "
@@ -367,8 +462,9 @@ md += [
     + (" — a fifth of the full timed steps, because of --quick" if m["quick"] == "1" else "") + ".",
     "",
 ]
-if m.get("torch_note"):
-    md += [f"**Note**: {m['torch_note']}.", ""]
+for note in ("torch_note", "pip_note"):
+    if m.get(note):
+        md += [f"**Note**: {m[note]}.", ""]
 if m["binary_sha256"] != m["binary_sha256_after"]:
     md += [f"**Note**: `{m['binary']}` was rebuilt by someone while this ran (sha256 {m['binary_sha256']}… at the "
            f"start, {m['binary_sha256_after']}… at the end). Every run timed the copy taken at the start, but "
@@ -414,57 +510,72 @@ for model in presets:
             pass
         md += [f"**{model}** (run {r['id']})", ""] + (table or ["(no per-layer table: the run failed)"]) + [""]
 
-# (b)
-summary["pairs"] = []
-md += ["## (b) fmnist_dist vs PyTorch (np=1, 1 thread, batch 32, the same steps)", ""]
-pair_runs = pick(section="pairs")
-side_by_side = []  # the (b) summary table, also printed on stdout at the end
-if not pair_runs:
-    md += ["Not measured: " + (m.get("torch_note") or "no pairs") + ".", ""]
-else:
-    md += [f"Each pair ran back to back, {reps} time{'s' if reps > 1 else ''}, alternating which ran first; samples/s are the medians "
-           "over the reps, the ratio is the median of the per-pair ratios (fmnist_dist / PyTorch).", "",
-           "| model | timed steps | fmnist_dist samples/s | PyTorch samples/s | ratio (median) | per-pair ratios |",
-           "|---|---|---|---|---|---|"]
-    side_by_side_start = len(md) - 2
-    detail = ["| model | rep | first | fmnist_dist samples/s | PyTorch samples/s | ratio | PyTorch forward / "
-              "backward / optimizer ms | PyTorch CPU/wall |", "|---|---|---|---|---|---|---|---|"]
+# (b) and (e): groups of fmnist_dist and its peers, back to back.
+def group_table(section, value, better, unit, digits):
+    """Per model: fmnist_dist's and each peer's median `value(run)` over the reps, and the
+    median of the per-rep ratios fmnist_dist : peer (`better` says which way is faster).
+    Returns (markdown rows, per-rep detail rows, summary records)."""
+    head = f"| model | timed steps | fmnist_dist {unit} |" + "".join(f" {PEER_LABELS[t]} {unit} | ratio |" for t in peers)
+    rows = [head, "|---|---|---|" + "---|---|" * len(peers)]
+    detail = ["| model | rep | order | " + " | ".join(["fmnist_dist"] + [PEER_LABELS[t] for t in peers]) + " |",
+              "|---|---|---|" + "---|" * (1 + len(peers))]
+    records = []
     for model in presets:
-        ours_all, theirs_all, ratios = [], [], []
+        per_tool = {t: [] for t in ["fmnist_dist"] + peers}
+        ratios = {t: [] for t in peers}
         steps = None
         for rep in range(1, reps + 1):
-            a = pick(section="pairs", model=model, rep=rep, tool="fmnist_dist")
-            b = pick(section="pairs", model=model, rep=rep, tool="pytorch")
-            if not a or not b:
+            group = {t: pick(section=section, model=model, rep=rep, tool=t) for t in per_tool}
+            if not group["fmnist_dist"]:
                 continue
-            a, b = a[0], b[0]
-            steps = a["timed_steps"]
-            sa, sb = sps(a), sps(b)
-            ratio = sa / sb if sa and sb else None
-            if sa: ours_all.append(sa)
-            if sb: theirs_all.append(sb)
-            if ratio: ratios.append(ratio)
-            first = "fmnist_dist" if a["order"] == 1 else "PyTorch"
-            y = b["result"]
-            split = (f"{y['forward_ms']:.3f} / {y['backward_ms']:.3f} / {y['optimizer_ms']:.3f}" if y else "failed")
-            cpu = f"{y['cpu_time_per_wall_time']:.2f}" if y else ""
-            detail.append(f"| {model} | {rep} | {first} | {fmt(sa)} | {fmt(sb)} | "
-                          f"{fmt(ratio, 2) if ratio else 'n/a'} | {split} | {cpu} |")
-            summary["pairs"].append({"model": model, "rep": rep, "first": first, "fmnist_dist_run": a["id"],
-                                     "pytorch_run": b["id"], "fmnist_dist_samples_per_second": sa,
-                                     "pytorch_samples_per_second": sb, "ratio": ratio})
+            steps = group["fmnist_dist"][0]["timed_steps"]
+            vals = {t: (value(g[0]) if g and g[0]["result"] else None) for t, g in group.items()}
+            for t, v in vals.items():
+                if v is not None:
+                    per_tool[t].append(v)
+            for t in peers:
+                if vals["fmnist_dist"] and vals[t]:
+                    ratios[t].append(better(vals["fmnist_dist"], vals[t]))
+            order = " → ".join(sorted((t for t, g in group.items() if g), key=lambda t: group[t][0]["order"]))
+            detail.append(f"| {model} | {rep} | {order} | " + " | ".join(fmt(vals[t], digits) for t in per_tool) + " |")
+            records.append({"model": model, "rep": rep, "order": order, **{f"{t}": vals[t] for t in per_tool},
+                            "runs": {t: g[0]["id"] for t, g in group.items() if g}})
         if steps is None:
             continue
-        mo = med(ours_all) if ours_all else None
-        mt = med(theirs_all) if theirs_all else None
-        mr = med(ratios) if ratios else None
-        md.append(f"| {model} | {steps} | {fmt(mo)} | {fmt(mt)} | {fmt(mr, 2) + 'x' if mr else 'n/a'} | "
-                  + ", ".join(f"{x:.2f}" for x in ratios) + " |")
-        summary.setdefault("pairs_median", []).append(
-            {"model": model, "timed_steps": steps, "fmnist_dist_samples_per_second": mo,
-             "pytorch_samples_per_second": mt, "median_ratio": mr, "ratios": ratios})
-    side_by_side = md[side_by_side_start:]
-    md += ["", "Every pair:", ""] + detail + [""]
+        cell = lambda xs: fmt(med(xs), digits) if xs else "failed"
+        line = f"| {model} | {steps} | {cell(per_tool['fmnist_dist'])} |"
+        for t in peers:
+            line += f" {cell(per_tool[t])} | {f'{med(ratios[t]):.2f}x' if ratios[t] else 'n/a'} |"
+        rows.append(line)
+        records.append({"model": model, "median": {t: (med(v) if v else None) for t, v in per_tool.items()},
+                        "median_ratio": {t: (med(v) if v else None) for t, v in ratios.items()},
+                        "ratios": ratios})
+    return rows, detail, records
+
+
+side_by_side = []  # the (b) and (e) summary tables, also printed on stdout at the end
+md += ["## (b) fmnist_dist vs its peers (np=1, 1 thread, batch 32, the same steps)", ""]
+if not peers or not pick(section="pairs"):
+    md += ["Not measured: " + "; ".join(m[n] for n in ("torch_note", "pip_note") if m.get(n)) + ".", ""]
+    summary["pairs"] = []
+else:
+    rows, detail, summary["pairs"] = group_table("pairs", sps, lambda ours, theirs: ours / theirs, "samples/s", 0)
+    md += [f"Each group ran back to back, {reps} time{'s' if reps > 1 else ''}, the order rotating; samples/s are "
+           "the medians over the reps; a ratio is the median of the per-rep ratios fmnist_dist / peer (above 1: "
+           "fmnist_dist is faster).", ""] + rows + ["", "Every group:", ""] + detail + [""]
+    side_by_side += ["Per-step samples/s (b):"] + rows + [""]
+
+wall_md = ["## (e) Whole-process wall time (np=1, 1 thread, batch 32)", ""]
+if not pick(section="wall"):
+    wall_md += ["Not measured.", ""]
+else:
+    rows, detail, summary["wall"] = group_table("wall", lambda r: r["wall_s"], lambda ours, theirs: theirs / ours,
+                                                "s", 2)
+    wall_md += ["What a user waits for: each process from start to exit, timed by the script: start-up, reading the "
+           "data, the same warm-up + timed steps as (b) (fmnist_dist `--max-steps`, which then also writes its "
+           "checkpoint; the peers `--evaluate-test`) and the evaluation of the 10,000 test images. A ratio is peer "
+           "seconds / fmnist_dist seconds (above 1: fmnist_dist is faster).", ""] + rows + [""]
+    side_by_side += ["Whole-process seconds (e):"] + rows + [""]
 
 # (c)
 summary["scaling"] = []
@@ -477,8 +588,8 @@ md += ["## (c) Scaling: np ranks x 1 thread, global batch 32 and 64", "",
        "| model | global batch | np | samples/s | vs np=1 | ms/step | allreduce wait ms | wait share | "
        "peak RSS MiB/rank | per-rep samples/s |",
        "|---|---|---|---|---|---|---|---|---|---|"]
-for model in ("cnn", "mlp"):
-    for batch in (32, 64):
+scaling_cases = list(dict.fromkeys((r["model"], r["batch"]) for r in runs if r["section"] == "scaling"))
+for model, batch in scaling_cases:
         for np_ in (1, 2, 4):
             rows, ratios = [], []
             for rep in range(1, reps + 1):
@@ -523,8 +634,8 @@ for model in ("cnn", "cnn-deep"):
     torch_rss = [x["peak_rss_mib"] for x in torch_ok]
     torch_base = [x["rss_after_import_mib"] for x in torch_ok if "rss_after_import_mib" in x]
     for np_ in (1, 2, 4):
-        cand = [r for r in runs if r["model"] == model and r["np"] == np_ and r["batch"] == 32
-                and r["tool"] == "fmnist_dist" and r["result"]]
+        cand = [r for r in runs if r["model"] == model and r["np"] == np_ and r["batch"] == 32 and r["threads"] == 1
+                and r["tool"] == "fmnist_dist" and r["section"] != "wall" and r["result"]]
         if not cand:
             continue
         rss = max(r["result"]["peak_rss_mib"] for r in cand)
@@ -538,13 +649,41 @@ for model in ("cnn", "cnn-deep"):
 md += ["", "PyTorch's figures are the largest over its runs in (b); its peak includes the torch libraries, "
        "whose share is the RSS measured right after `import torch`.", ""]
 
+md += wall_md  # (e), computed with (b)
+
+# (f)
+summary["layout"] = []
+md += ["## (f) Threads against ranks: 1 rank x 2 threads vs 2 ranks x 1 thread (global batch 32)", "",
+       f"Both layouts use the {cores} cores; each pair ran back to back, the order alternating; \"2x1 / 1x2\" is the "
+       "median of the per-rep ratios of samples/s.", "",
+       "| model | 1 rank x 2 threads samples/s | 2 ranks x 1 thread samples/s | 2x1 / 1x2 | per-rep ratios |",
+       "|---|---|---|---|---|"]
+for model in ("cnn", "cnn-deep"):
+    one, two, ratios = [], [], []
+    for rep in range(1, reps + 1):
+        a = pick(section="layout", model=model, rep=rep, np=1)
+        b = pick(section="layout", model=model, rep=rep, np=2)
+        sa, sb = (sps(a[0]) if a else None), (sps(b[0]) if b else None)
+        if sa: one.append(sa)
+        if sb: two.append(sb)
+        if sa and sb: ratios.append(sb / sa)
+    if not one and not two:
+        continue
+    mr = med(ratios) if ratios else None
+    md.append(f"| {model} | {fmt(med(one)) if one else 'failed'} | {fmt(med(two)) if two else 'failed'} | "
+              f"{f'{mr:.2f}x' if mr else 'n/a'} | " + ", ".join(f"{x:.2f}" for x in ratios) + " |")
+    summary["layout"].append({"model": model, "one_rank_two_threads": med(one) if one else None,
+                              "two_ranks_one_thread": med(two) if two else None, "median_ratio": mr,
+                              "ratios": ratios})
+md += [""]
+
 # Commands
 md += ["## Commands, in run order", "",
        "Run numbers as above; `--benchmark-json`/`--json` paths point into the run's scratch folder.", "",
-       "| run | section | rep | exit | started (UTC) | load avg | command |", "|---|---|---|---|---|---|---|"]
+       "| run | section | rep | exit | started (UTC) | load avg | wall s | command |", "|---|---|---|---|---|---|---|---|"]
 for r in runs:
     md.append(f"| {r['id']} | {r['section']} | {r['rep']} | {r['exit']} | {r['started']} | {r['loadavg_1min']} "
-              f"| `{r['command']}` |")
+              f"| {r['wall_s']:.2f} | `{r['command']}` |")
 md.append("")
 
 doc = {"generated_by": m["invocation"], "started_at": m["started_at"], "finished_at": m["finished_at"],
@@ -555,8 +694,15 @@ for name, text in (("benchmark.md", "\n".join(md)), ("benchmark.json", json.dump
         f.write(text)
     os.replace(tmp, os.path.join(out, name))
 if side_by_side:
-    print("fmnist_dist vs PyTorch (np=1, 1 thread, batch 32; medians of the back-to-back pairs):")
+    print("fmnist_dist vs its peers (np=1, 1 thread, batch 32; medians of the back-to-back groups):")
     print("\n".join(side_by_side))
 print(f"wrote {os.path.join(out, 'benchmark.md')} and {os.path.join(out, 'benchmark.json')}")
 PY
+if [[ -n "$allreduce_json" ]]; then
+  cp -- "$allreduce_json" "$out_dir/allreduce-np2.json"
+  python3 launch/scaling_model.py --benchmark "$out_dir/benchmark.json" --allreduce "$out_dir/allreduce-np2.json" \
+    --out "$out_dir/scaling.md"
+else
+  echo "benchmark.sh: no fmnist_allreduce_bench sweep (not built next to the binary, or it failed); scaling.md not written" >&2
+fi
 echo "benchmark.sh: done in ${elapsed} s" >&2

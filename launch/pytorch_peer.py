@@ -84,18 +84,28 @@ def parse_args(argv):
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Presets:\n" + "\n".join(f"  {k:12} {v}" for k, v in PRESETS.items()),
     )
+    add_timing_arguments(p)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    return check_timing_arguments(p, p.parse_args(argv))
+
+
+def add_timing_arguments(p):
+    """The options of the timing peers (this script and keras_peer.py): the shared ones, then the
+    steps, the held-out split, the seed, --summary and --evaluate-test."""
     add_shared_arguments(p)
     p.add_argument("--steps", type=int, default=30, help="timed steps (default 30, as fmnist_dist)")
     p.add_argument("--warmup", type=int, default=5, help="untimed warm-up steps (default 5, as fmnist_dist)")
     p.add_argument("--validation-split", type=int, default=5000,
                    help="hold out the FIRST N training images, as fmnist_dist (default 5000)")
     p.add_argument("--seed", type=int, default=42, help="seed for init, order and dropout (default 42)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--summary", action="store_true", help="print the model and its parameter count, then exit")
     p.add_argument("--evaluate-test", action="store_true",
                    help="after the steps, evaluate the 10,000 test images in batches of --batch-size (as "
                         "`fmnist_dist --max-steps` does), for a whole-process wall time")
-    args = p.parse_args(argv)
+
+
+def check_timing_arguments(p, args):
+    """`args` after the range checks of add_timing_arguments' options."""
     require_positive(p, args, ("batch_size", "threads", "steps"))
     require_non_negative(p, args, ("warmup", "validation_split"))
     return args

@@ -157,7 +157,8 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
                 "\"allreduce_wait_ms\": %.4f, \"optimizer_ms\": %.4f, \"metrics_ms\": %.4f, "
                 "\"flops_per_sample\": %.0f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"peak_rss_mib\": %.1f, "
                 "\"blas_kernel\": \"%s\", \"blas_kernel_openblas_choice\": \"%s\", \"blas_kernel_source\": \"%s\", "
-                "\"flops_per_cycle\": %d, \"clock_ghz\": %.3f, \"nominal_peak_gflops\": %.2f}\n",
+                "\"flops_per_cycle\": %d, \"clock_ghz\": %.3f, \"nominal_peak_gflops\": %.2f, "
+                "\"params\": %zu, \"bucket_mb\": %.4f}\n",
                 config.model.c_str(), comm.size(), threads, batch, options.timed_steps, samples_per_second,
                 step_seconds * ms, median(forward) * ms, median(backward) * ms, median(wait) * ms,
                 median(optimizer) * ms, median(metrics) * ms, training_flops_per_sample(trainer.model()), gflops,
@@ -165,7 +166,7 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
                 kernel.source == BlasKernelSource::kUser       ? "user"
                 : kernel.source == BlasKernelSource::kUpgraded ? "fmnist_dist"
                                                                : "openblas",
-                peak.flops_per_cycle, clock.ghz, peak_gflops);
+                peak.flops_per_cycle, clock.ghz, peak_gflops, trainer.model().params().size(), config.bucket_mb);
   json << text;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark tells the truth about itself: launch/benchmark.sh --quick --no-torch runs the
-# whole matrix on the real data, every run exits 0, and each figure agrees with the others
-# it is derived from (samples/s = batch / ms per step, phases within the step, GFLOP/s =
+# whole matrix on the real data, every run exits 0 (the whole-process runs print a test line),
+# and each figure agrees with the others it is derived from (samples/s = batch / ms per step, phases within the step, GFLOP/s =
 # FLOPs per sample x samples/s, one per-layer table per preset). No figure is judged for speed.
 set -uo pipefail
 # shellcheck source=tests/scripts/common.sh
@@ -15,7 +15,9 @@ timeout 900 bash "$source_dir/launch/benchmark.sh" --quick --no-torch --binary "
   fail "benchmark.sh exited with an error"
 }
 [[ -f "$work/out/benchmark.md" && -f "$work/out/benchmark.json" ]] || fail "benchmark.md/.json not written"
-for section in "## (a)" "### Per layer" "## (b)" "## (c)" "## (d)" "## Commands"; do
+[[ -f "$work/out/scaling.md" && -f "$work/out/allreduce-np2.json" ]] || fail "scaling.md/allreduce-np2.json not written"
+grep -q "^| cnn | 421,642 |" "$work/out/scaling.md" || fail "scaling.md has no cnn row with its 421,642 parameters"
+for section in "## (a)" "### Per layer" "## (b)" "## (c)" "## (d)" "## (e)" "## (f)" "## Commands"; do
   grep -qF "$section" "$work/out/benchmark.md" || fail "benchmark.md has no '$section' section"
 done
 
@@ -32,6 +34,10 @@ for r in runs:
     name = f"run {r['id']} ({r['section']} {r['model']} np={r['np']})"
     if r["exit"] != 0 or x is None:
         bad.append(f"{name}: exit {r['exit']}")
+        continue
+    if r["section"] == "wall":  # a whole process: its time, and the test line it printed
+        if not (r["wall_s"] > 0 and 0 <= x["test_accuracy"] <= 1):
+            bad.append(f"{name}: wall time {r['wall_s']} s, test accuracy {x.get('test_accuracy')}")
         continue
     expected_sps = r["batch"] / (x["ms_per_step"] / 1000.0)
     if abs(x["samples_per_second"] - expected_sps) > 1e-3 * expected_sps + 0.1:
