@@ -72,4 +72,5 @@ if ! /usr/bin/python3 "$repo_root/launch/plot_run.py" "$output_dir" >/dev/null; 
   echo "run-local.sh: launch/plot_run.py $output_dir failed (see its message above)" >&2
   exit 1
 fi
-echo "pictures: $(ls "$output_dir"/plots/*.png | tr '\n' ' ')"
+pictures=("$output_dir"/plots/*.png)
+echo "pictures: ${pictures[*]}"

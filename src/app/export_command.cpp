@@ -26,8 +26,8 @@ int run_export_command(const CliOptions& cli, Communicator& comm) {
       const std::string json_path = out.substr(0, out.size() - std::string(".weights.h5").size()) + ".json";
       write_keras_weights(out, capture_keras_weights(*model, layers));
       write_keras_model_json(json_path, keras_model_json(*model, layers) + "\n");
-      std::cout << "exported " << cli.export_path << " (" << state.model_spec << ") to " << out << " and " << json_path
-                << "\n";
+      std::cout << "exported " << cli.export_path << " (" << state.model_spec << ") to " << out << " and "
+                << json_path << "\n";
     } catch (const std::exception& e) {
       error = e.what();
     }

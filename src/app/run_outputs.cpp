@@ -15,7 +15,8 @@ namespace fmnist {
 namespace {
 
 void append_image(const Dataset& data, int index, std::vector<std::uint8_t>& pixels) {
-  const auto begin = data.pixels.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(index) * data.image_size());
+  const auto begin =
+      data.pixels.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(index) * data.image_size());
   pixels.insert(pixels.end(), begin, begin + static_cast<std::ptrdiff_t>(data.image_size()));
 }
 
@@ -34,7 +35,8 @@ std::vector<std::int64_t> example_indices(const Predictions& p) {
     const auto row = static_cast<std::size_t>(i);
     return p.probabilities[row * k + static_cast<std::size_t>(p.predicted[row])];
   };
-  std::stable_sort(wrong.begin(), wrong.end(), [&](std::int64_t a, std::int64_t b) { return confidence(a) > confidence(b); });
+  std::stable_sort(wrong.begin(), wrong.end(),
+                   [&](std::int64_t a, std::int64_t b) { return confidence(a) > confidence(b); });
   for (std::size_t i = 0; i < wrong.size() && i < static_cast<std::size_t>(kExampleImages); ++i)
     if (wrong[i] >= kExampleImages) chosen.push_back(wrong[i]);
   return chosen;
@@ -42,8 +44,8 @@ std::vector<std::int64_t> example_indices(const Predictions& p) {
 
 }  // namespace
 
-EvalResult evaluate_and_write(Trainer& trainer, const Dataset& data, const std::string& folder, std::ostream* log,
-                              bool print_report) {
+EvalResult evaluate_and_write(Trainer& trainer, const Dataset& data, const std::string& folder,
+                              std::ostream* log, bool print_report) {
   std::vector<std::int64_t> confusion;
   const EvalResult result = trainer.evaluate(data, &confusion);
   if (trainer.comm().rank() != 0) return result;
@@ -51,15 +53,17 @@ EvalResult evaluate_and_write(Trainer& trainer, const Dataset& data, const std::
   std::filesystem::create_directories(folder);
   write_evaluation(folder + "/evaluation.h5", folder + "/evaluation.csv", evaluation);
   if (log) {
-    print_test_line(*log, result);
-    if (print_report) *log << "\n" << format_classification_report(evaluation) << "\n" << format_confusion_matrix(evaluation);
+    if (print_report) {
+      print_test_line(*log, result);
+      *log << "\n" << format_classification_report(evaluation) << "\n" << format_confusion_matrix(evaluation);
+    }
     *log << "evaluation: " << folder << "/evaluation.h5, " << folder << "/evaluation.csv" << std::endl;
   }
   return result;
 }
 
-void predict_and_write(Trainer& trainer, const PredictionInput& input, const std::string& folder, std::ostream* log,
-                       int show) {
+void predict_and_write(Trainer& trainer, const PredictionInput& input, const std::string& folder,
+                       std::ostream* log, int show) {
   const Dataset& images = *input.images;
   Predictions p;
   p.probabilities = trainer.predict(images);
@@ -101,8 +105,8 @@ void predict_and_write(Trainer& trainer, const PredictionInput& input, const std
     *log << "\n";
   }
   if (input.has_labels && images.count > 0) {
-    std::snprintf(line, sizeof(line), "predicted_accuracy: %.4f (%lld of %d)", static_cast<double>(correct) / images.count,
-                  static_cast<long long>(correct), images.count);
+    std::snprintf(line, sizeof(line), "predicted_accuracy: %.4f (%lld of %d)",
+                  static_cast<double>(correct) / images.count, static_cast<long long>(correct), images.count);
     *log << line << "\n";
   }
   *log << "predictions: " << folder << "/predictions.h5 (" << images.count << " images)" << std::endl;

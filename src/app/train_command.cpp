@@ -97,13 +97,15 @@ int run_train_command(const CliOptions& cli, Communicator& comm) {
            << kExitPreempted << " (resume with --resume auto)\n";
     return kExitPreempted;
   }
-  evaluate_and_write(*trainer, trainer->data().test, config.output_dir, log, false);
+  // The files first: the Keras-style test line stays the run's last line.
+  const EvalResult test = evaluate_and_write(*trainer, trainer->data().test, config.output_dir, log, false);
   PredictionInput input;
   input.images = &trainer->data().test;
   input.has_labels = true;
   input.train = &trainer->data().train;
   input.source = "test set";
   predict_and_write(*trainer, input, config.output_dir, log, 0);
+  if (log) print_test_line(*log, test);
   return 0;
 }
 

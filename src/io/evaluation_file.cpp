@@ -12,11 +12,11 @@ namespace {
 
 void check_sizes(const Evaluation& e, const std::string& file) {
   const std::size_t k = e.class_names.size();
-  const bool ok = k > 0 && e.confusion_matrix.size() == k * k && e.precision.size() == k && e.recall.size() == k &&
-                  e.f1.size() == k && e.support.size() == k;
+  const bool ok = k > 0 && e.confusion_matrix.size() == k * k && e.precision.size() == k &&
+                  e.recall.size() == k && e.f1.size() == k && e.support.size() == k;
   if (!ok)
-    throw Error(file + ": expected an evaluation of " + std::to_string(k) + " classes (a " + std::to_string(k) +
-                "x" + std::to_string(k) + " matrix and " + std::to_string(k) +
+    throw Error(file + ": expected an evaluation of " + std::to_string(k) + " classes (a " +
+                std::to_string(k) + "x" + std::to_string(k) + " matrix and " + std::to_string(k) +
                 " values per metric), found arrays of other sizes");
 }
 
@@ -29,8 +29,10 @@ std::string to_csv(const Evaluation& e) {
   for (int i = 0; i < k; ++i) {
     const auto row = static_cast<std::size_t>(i);
     std::snprintf(number, sizeof(number), "%.17g,%.17g,%.17g", e.precision[row], e.recall[row], e.f1[row]);
-    out += std::to_string(i) + ",\"" + e.class_names[row] + "\"," + number + "," + std::to_string(e.support[row]);
-    for (int j = 0; j < k; ++j) out += "," + std::to_string(e.confusion_matrix[row * k + static_cast<std::size_t>(j)]);
+    out += std::to_string(i) + ",\"" + e.class_names[row] + "\"," + number + "," +
+           std::to_string(e.support[row]);
+    for (int j = 0; j < k; ++j)
+      out += "," + std::to_string(e.confusion_matrix[row * k + static_cast<std::size_t>(j)]);
     out += "\n";
   }
   return out;
@@ -51,8 +53,8 @@ void write_evaluation(const std::string& h5_path, const std::string& csv_path, c
       h5::write_attribute_double(file.get(), "accuracy", e.accuracy, h5_path);
       h5::DatasetOptions plain;
       plain.checksum = false;
-      h5::write_dataset<std::int64_t>(file.get(), "confusion_matrix", {k, k}, e.confusion_matrix.data(), plain,
-                                      h5_path);
+      h5::write_dataset<std::int64_t>(file.get(), "confusion_matrix", {k, k}, e.confusion_matrix.data(),
+                                      plain, h5_path);
       h5::write_dataset<double>(file.get(), "precision", {k}, e.precision.data(), plain, h5_path);
       h5::write_dataset<double>(file.get(), "recall", {k}, e.recall.data(), plain, h5_path);
       h5::write_dataset<double>(file.get(), "f1", {k}, e.f1.data(), plain, h5_path);

@@ -14,7 +14,8 @@ bool all_digits(const std::string& text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-NamedArray read_float_array(hid_t file, const std::string& where, const std::string& name, const std::string& path) {
+NamedArray read_float_array(hid_t file, const std::string& where, const std::string& name,
+                            const std::string& path) {
   NamedArray array;
   array.path = name;
   array.values = h5::read_dataset<float>(file, where, array.shape, path);
@@ -36,7 +37,8 @@ KerasWeights read_keras3(hid_t file, const std::string& path) {
       std::vector<std::string> names;
       for (const h5::Child& var : h5::list_group(vars.get(), vars_path, path, h5::LinkOrder::kName)) {
         if (var.is_group || !all_digits(var.name))
-          throw Error(path + ": expected " + vars_path + " to hold datasets named 0, 1, ..., found '" + var.name + "'");
+          throw Error(path + ": expected " + vars_path + " to hold datasets named 0, 1, ..., found '" +
+                      var.name + "'");
         names.push_back(var.name);
       }
       std::sort(names.begin(), names.end(),

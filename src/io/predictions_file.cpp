@@ -35,17 +35,18 @@ void write_predictions(const std::string& path, const Predictions& p) {
     plain.checksum = false;
     h5::write_dataset<float>(file.get(), "probabilities", {n, k}, p.probabilities.data(), plain, path);
     h5::write_dataset<std::int64_t>(file.get(), "predicted", {n}, p.predicted.data(), plain, path);
-    if (!p.labels.empty()) h5::write_dataset<std::int64_t>(file.get(), "labels", {n}, p.labels.data(), plain, path);
+    if (!p.labels.empty())
+      h5::write_dataset<std::int64_t>(file.get(), "labels", {n}, p.labels.data(), plain, path);
     h5::write_string_dataset(file.get(), "class_names", p.class_names, path);
-    h5::write_dataset<std::int64_t>(file.get(), "example_index", {p.example_index.size()}, p.example_index.data(),
-                                    plain, path);
+    h5::write_dataset<std::int64_t>(file.get(), "example_index", {p.example_index.size()},
+                                    p.example_index.data(), plain, path);
     h5::write_dataset<std::uint8_t>(file.get(), "example_images", {p.example_index.size(), rows, cols},
                                     p.example_images.data(), plain, path);
     if (!p.train_labels.empty()) {
       h5::write_dataset<std::uint8_t>(file.get(), "train_images", {p.train_labels.size(), rows, cols},
                                       p.train_images.data(), plain, path);
-      h5::write_dataset<std::int64_t>(file.get(), "train_labels", {p.train_labels.size()}, p.train_labels.data(),
-                                      plain, path);
+      h5::write_dataset<std::int64_t>(file.get(), "train_labels", {p.train_labels.size()},
+                                      p.train_labels.data(), plain, path);
     }
     h5::flush_and_close(file, path);
   }

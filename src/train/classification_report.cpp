@@ -16,8 +16,8 @@ double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
 std::string row(const std::string& label, int width, const std::string& a, const std::string& b,
                 const std::string& c, const std::string& support) {
   char line[256];
-  std::snprintf(line, sizeof(line), "%*s  %9s %9s %9s %9s\n", width, label.c_str(), a.c_str(), b.c_str(), c.c_str(),
-                support.c_str());
+  std::snprintf(line, sizeof(line), "%*s  %9s %9s %9s %9s\n", width, label.c_str(), a.c_str(), b.c_str(),
+                c.c_str(), support.c_str());
   return line;
 }
 
@@ -29,8 +29,8 @@ std::string fixed(double value, int digits) {
 
 }  // namespace
 
-Evaluation make_evaluation(const std::vector<std::int64_t>& confusion, const std::vector<std::string>& class_names,
-                           double loss) {
+Evaluation make_evaluation(const std::vector<std::int64_t>& confusion,
+                           const std::vector<std::string>& class_names, double loss) {
   const std::size_t k = class_names.size();
   if (k == 0 || confusion.size() != k * k)
     throw Error("confusion matrix: expected " + std::to_string(k * k) + " counts for " + std::to_string(k) +
@@ -81,7 +81,8 @@ std::string format_classification_report(const Evaluation& e, int digits) {
   }
   for (double& w : weighted) w = ratio(w, static_cast<double>(total));
   out += "\n" + row("accuracy", width, "", "", as_text(e.accuracy), std::to_string(total));
-  out += row("macro avg", width, as_text(macro[0]), as_text(macro[1]), as_text(macro[2]), std::to_string(total));
+  out +=
+      row("macro avg", width, as_text(macro[0]), as_text(macro[1]), as_text(macro[2]), std::to_string(total));
   out += row(last_heading, width, as_text(weighted[0]), as_text(weighted[1]), as_text(weighted[2]),
              std::to_string(total));
   return out;
@@ -91,7 +92,8 @@ std::string format_confusion_matrix(const Evaluation& e) {
   const int k = e.classes();
   int name_width = 0;
   std::int64_t largest = 0;
-  for (const std::string& name : e.class_names) name_width = std::max(name_width, static_cast<int>(name.size()));
+  for (const std::string& name : e.class_names)
+    name_width = std::max(name_width, static_cast<int>(name.size()));
   for (std::int64_t v : e.confusion_matrix) largest = std::max(largest, v);
   const int cell = std::max(4, static_cast<int>(std::to_string(largest).size()) + 1);
   char text[128];
@@ -104,7 +106,8 @@ std::string format_confusion_matrix(const Evaluation& e) {
   }
   out += "\n";
   for (int i = 0; i < k; ++i) {
-    std::snprintf(text, sizeof(text), "%2d %-*s ", i, name_width, e.class_names[static_cast<std::size_t>(i)].c_str());
+    std::snprintf(text, sizeof(text), "%2d %-*s ", i, name_width,
+                  e.class_names[static_cast<std::size_t>(i)].c_str());
     out += text;
     for (int j = 0; j < k; ++j) {
       std::snprintf(text, sizeof(text), "%*lld", cell,

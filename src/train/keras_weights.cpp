@@ -31,14 +31,16 @@ std::vector<VariableSlot> slots_of(const Sequential& model, int layer_index) {
 
 }  // namespace
 
-std::vector<KerasLayerWeights> capture_keras_weights(const Sequential& model, const std::vector<KerasLayer>& layers) {
+std::vector<KerasLayerWeights> capture_keras_weights(const Sequential& model,
+                                                     const std::vector<KerasLayer>& layers) {
   std::vector<KerasLayerWeights> out;
   for (const KerasLayer& layer : layers) {
     KerasLayerWeights entry;
     entry.name = layer.name;
     if (layer.source >= 0)
       for (VariableSlot slot : slots_of(model, layer.source)) {
-        const float* values = (slot.trainable ? model.params() : model.non_trainable()).values() + slot.view->offset;
+        const float* values =
+            (slot.trainable ? model.params() : model.non_trainable()).values() + slot.view->offset;
         entry.variables.push_back({std::to_string(entry.variables.size()), slot.view->shape,
                                    std::vector<float>(values, values + slot.view->size)});
       }
@@ -61,38 +63,43 @@ void load_keras_weights(Sequential& model, const KerasWeights& weights, const st
       for (const KerasLayerWeights& entry : weights.layers)
         if (entry.name == name) found = &entry;
       if (!found)
-        throw Error(path + ": layer '" + name + "' (" + layers[i]->type_name() +
-                    ") has no /layers/" + name + " in the file (weights of another architecture?)");
+        throw Error(path + ": layer '" + name + "' (" + layers[i]->type_name() + ") has no /layers/" + name +
+                    " in the file (weights of another architecture?)");
     } else {
       if (next_legacy == weights.layers.size())
-        throw Error(path + ": layer '" + name + "' (" + layers[i]->type_name() + ") has no weights in the file, which has " +
-                    std::to_string(weights.layers.size()) + " layers with weights (another architecture?)");
+        throw Error(path + ": layer '" + name + "' (" + layers[i]->type_name() +
+                    ") has no weights in the file, which has " + std::to_string(weights.layers.size()) +
+                    " layers with weights (another architecture?)");
       found = &weights.layers[next_legacy++];
     }
     pairs.emplace_back(index, found);
   }
   if (weights.format == KerasWeightsFormat::kLegacy && next_legacy != weights.layers.size())
-    throw Error(path + ": holds " + std::to_string(weights.layers.size()) + " layers with weights, --model '" +
-                model.spec() + "' has " + std::to_string(next_legacy) + " (another architecture?)");
+    throw Error(path + ": holds " + std::to_string(weights.layers.size()) +
+                " layers with weights, --model '" + model.spec() + "' has " + std::to_string(next_legacy) +
+                " (another architecture?)");
 
   // Check every variable, then copy.
   for (const auto& [index, entry] : pairs) {
     const std::vector<VariableSlot> slots = slots_of(model, index);
     const std::string& name = layers[static_cast<std::size_t>(index)]->name();
     if (entry->variables.size() != slots.size())
-      throw Error(path + ": layer '" + name + "' expects " + std::to_string(slots.size()) + " variables, the file's '" +
-                  entry->name + "' has " + std::to_string(entry->variables.size()));
+      throw Error(path + ": layer '" + name + "' expects " + std::to_string(slots.size()) +
+                  " variables, the file's '" + entry->name + "' has " +
+                  std::to_string(entry->variables.size()));
     for (std::size_t v = 0; v < slots.size(); ++v)
       if (entry->variables[v].shape != slots[v].view->shape)
         throw Error(path + ": layer '" + name + "' " + slots[v].view->spec.name + " has shape " +
-                    shape_text(slots[v].view->shape) + " in --model, " + shape_text(entry->variables[v].shape) +
-                    " in the file ('" + entry->name + "/" + entry->variables[v].path + "')");
+                    shape_text(slots[v].view->shape) + " in --model, " +
+                    shape_text(entry->variables[v].shape) + " in the file ('" + entry->name + "/" +
+                    entry->variables[v].path + "')");
   }
   for (const auto& [index, entry] : pairs) {
     const std::vector<VariableSlot> slots = slots_of(model, index);
     for (std::size_t v = 0; v < slots.size(); ++v)
-      std::memcpy((slots[v].trainable ? model.params() : model.non_trainable()).values() + slots[v].view->offset,
-                  entry->variables[v].values.data(), sizeof(float) * slots[v].view->size);
+      std::memcpy(
+          (slots[v].trainable ? model.params() : model.non_trainable()).values() + slots[v].view->offset,
+          entry->variables[v].values.data(), sizeof(float) * slots[v].view->size);
   }
 }
 

@@ -62,7 +62,8 @@ TEST_P(Evaluation, ConfusionMatrixAndPredictionsMatchOneProcess) {
   ASSERT_EQ(probabilities.size(), static_cast<std::size_t>(test.count) * k);
   // Bitwise: every sample meets the same GEMM shapes at any number of ranks.
   ASSERT_EQ(probabilities.size(), probabilities_alone.size());
-  EXPECT_EQ(0, std::memcmp(probabilities.data(), probabilities_alone.data(), sizeof(float) * probabilities.size()))
+  EXPECT_EQ(
+      0, std::memcmp(probabilities.data(), probabilities_alone.data(), sizeof(float) * probabilities.size()))
       << "gathered probabilities differ from one process'";
 
   // The matrix again, from the arg-max of each row of probabilities and the true labels.
@@ -89,7 +90,8 @@ TEST_P(Evaluation, ConfusionMatrixAndPredictionsMatchOneProcess) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, Evaluation,
-                         ::testing::Values("flatten-dense32-dense10", "conv8x3same-bn-relu-pool2-flatten-dense10"));
+                         ::testing::Values("flatten-dense32-dense10",
+                                           "conv8x3same-bn-relu-pool2-flatten-dense10"));
 
 }  // namespace
 }  // namespace fmnist

@@ -35,7 +35,8 @@ class KerasWeightsTest : public ::testing::Test {
     auto model = build_model(spec);
     model->params().initialize(seed);
     ParamArena& state = model->non_trainable();
-    for (std::size_t i = 0; i < state.size(); ++i) state.values()[i] = 0.5f + 0.001f * static_cast<float>(i + seed);
+    for (std::size_t i = 0; i < state.size(); ++i)
+      state.values()[i] = 0.5f + 0.001f * static_cast<float>(i + seed);
     return model;
   }
 
@@ -69,8 +70,8 @@ TEST_F(KerasWeightsTest, Keras3LayoutIsKerasOwn) {
   // /layers is listed by name; Keras' names, variables in Keras' order (BN: gamma, beta, mean, variance).
   std::vector<std::string> names;
   for (const KerasLayerWeights& l : w.layers) names.push_back(l.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"batch_normalization", "conv2d", "dense", "dense_1", "dropout", "flatten",
-                                             "max_pooling2d", "re_lu"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"batch_normalization", "conv2d", "dense", "dense_1", "dropout",
+                                             "flatten", "max_pooling2d", "re_lu"}));
   const KerasLayerWeights& bn = w.layers[0];
   ASSERT_EQ(bn.variables.size(), 4u);
   const ParamView* gamma = model->params().find("batch_normalization/gamma");
@@ -94,7 +95,8 @@ TEST_F(KerasWeightsTest, Keras3LayoutIsKerasOwn) {
 void write_legacy(const std::string& path, const Sequential& model, bool under_model_weights) {
   const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   ASSERT_GE(file, 0);
-  const hid_t top = under_model_weights ? H5Gcreate2(file, "model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : file;
+  const hid_t top =
+      under_model_weights ? H5Gcreate2(file, "model_weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : file;
   std::vector<const char*> layer_names;
   for (const auto& layer : model.layers()) layer_names.push_back(layer->name().c_str());
   const hid_t vlen = H5Tcopy(H5T_C_S1);
@@ -194,7 +196,11 @@ TEST_F(KerasWeightsTest, OtherArchitectureNamesTheLayerAndBothShapes) {
 
 TEST_F(KerasWeightsTest, FilesThatAreNotKerasWeights) {
   const std::string text = (dir_ / "text.h5").string();
-  { std::FILE* f = std::fopen(text.c_str(), "w"); std::fputs("not hdf5", f); std::fclose(f); }
+  {
+    std::FILE* f = std::fopen(text.c_str(), "w");
+    std::fputs("not hdf5", f);
+    std::fclose(f);
+  }
   EXPECT_THROW(read_keras_weights(text), Error);
   EXPECT_THROW(read_keras_weights((dir_ / "missing.weights.h5").string()), Error);
   const std::string empty = (dir_ / "empty.h5").string();

@@ -17,23 +17,24 @@ constexpr int kExampleImages = 25;
 constexpr int kTrainSamples = 25;
 
 /// Evaluates `data` on every rank (sharded, the confusion matrix summed exactly), and on rank
-/// 0 writes <folder>/evaluation.h5 and evaluation.csv. `log` (rank 0, else null) gets the test
-/// line, then, when `print_report`, the per-class table and the confusion matrix.
-EvalResult evaluate_and_write(Trainer& trainer, const Dataset& data, const std::string& folder, std::ostream* log,
-                              bool print_report);
+/// 0 writes <folder>/evaluation.h5 and evaluation.csv. `log` (rank 0, else null) gets, when
+/// `print_report`, the test line, the per-class table and the confusion matrix, and then the
+/// files' names.
+EvalResult evaluate_and_write(Trainer& trainer, const Dataset& data, const std::string& folder,
+                              std::ostream* log, bool print_report);
 
 /// What a predictions file is about.
 struct PredictionInput {
-  const Dataset* images = nullptr;       // the images predicted (every rank)
-  bool has_labels = false;               // images->labels are the true classes
-  const Dataset* train = nullptr;        // training images to keep a few of, or null
-  std::string source;                    // e.g. "test set" or the IDX file
+  const Dataset* images = nullptr;  // the images predicted (every rank)
+  bool has_labels = false;          // images->labels are the true classes
+  const Dataset* train = nullptr;   // training images to keep a few of, or null
+  std::string source;               // e.g. "test set" or the IDX file
 };
 
 /// Predicts every image on every rank (sharded, gathered on rank 0); rank 0 writes
 /// <folder>/predictions.h5 and prints to `log` the first `show` predictions (and the accuracy
 /// of the arg-max when the labels are known).
-void predict_and_write(Trainer& trainer, const PredictionInput& input, const std::string& folder, std::ostream* log,
-                       int show);
+void predict_and_write(Trainer& trainer, const PredictionInput& input, const std::string& folder,
+                       std::ostream* log, int show);
 
 }  // namespace fmnist

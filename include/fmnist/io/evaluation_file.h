@@ -13,7 +13,7 @@ constexpr int kEvaluationFormatVersion = 1;
 
 /// scikit-learn's classification_report and confusion_matrix of one evaluation, k classes.
 struct Evaluation {
-  std::vector<std::string> class_names;       // (k)
+  std::vector<std::string> class_names;        // (k)
   std::vector<std::int64_t> confusion_matrix;  // (k, k) row-major: rows = true, columns = predicted
   std::vector<double> precision, recall, f1;   // (k) each; 0 where undefined (sklearn's zero_division=0)
   std::vector<std::int64_t> support;           // (k) true samples of each class

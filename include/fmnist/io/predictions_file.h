@@ -13,10 +13,10 @@ constexpr int kPredictionsFormatVersion = 1;
 
 /// N predicted images of rows x cols pixels, k classes.
 struct Predictions {
-  std::vector<std::string> class_names;     // (k)
-  std::vector<float> probabilities;         // (N, k) softmax of the logits
-  std::vector<std::int64_t> predicted;      // (N) arg-max class
-  std::vector<std::int64_t> labels;         // (N) true classes, or empty when unknown
+  std::vector<std::string> class_names;  // (k)
+  std::vector<float> probabilities;      // (N, k) softmax of the logits
+  std::vector<std::int64_t> predicted;   // (N) arg-max class
+  std::vector<std::int64_t> labels;      // (N) true classes, or empty when unknown
   int rows = 0, cols = 0;
   /// Images shown in the plots: their indices into the N (K) and their pixels (K, rows, cols).
   std::vector<std::int64_t> example_index;

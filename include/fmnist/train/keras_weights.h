@@ -13,7 +13,8 @@ namespace fmnist {
 
 /// The variables of every Keras layer of `layers` (keras_layers(model)), from `model`:
 /// trainable ones then non-trainable ones, each in creation order (Keras' variable order).
-std::vector<KerasLayerWeights> capture_keras_weights(const Sequential& model, const std::vector<KerasLayer>& layers);
+std::vector<KerasLayerWeights> capture_keras_weights(const Sequential& model,
+                                                     const std::vector<KerasLayer>& layers);
 
 /// Copies `weights` (read from `path`) into `model`: a Keras 3 file by layer name, a legacy
 /// file by position among the layers that have weights. Everything is checked before
