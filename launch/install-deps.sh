@@ -15,6 +15,9 @@ readonly PACKAGES=(
   cmake
   g++
   make
+  python3-matplotlib
+  python3-h5py
+  python3-venv
 )
 
 usage() {

@@ -8,6 +8,8 @@
 #include "fmnist/app/cli.h"
 #include "fmnist/app/command_setup.h"
 #include "fmnist/app/evaluate_command.h"
+#include "fmnist/app/export_command.h"
+#include "fmnist/app/predict_command.h"
 #include "fmnist/app/summary_command.h"
 #include "fmnist/app/train_command.h"
 #include "fmnist/train/stop_signal.h"
@@ -34,6 +36,10 @@ int run_app(int argc, const char* const* argv, Communicator& comm) {
       return run_summary_command(cli, comm);
     case Command::kEvaluate:
       return run_evaluate_command(cli, comm);
+    case Command::kPredict:
+      return run_predict_command(cli, comm);
+    case Command::kExportKeras:
+      return run_export_command(cli, comm);
     case Command::kBenchmark:
       return run_benchmark_command(cli, comm);
     case Command::kTrain:

@@ -53,7 +53,13 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
       ("help,h", "print this help and exit")
       ("config", po::value<std::string>(&config_path), "read options from FILE ('key = value' lines, same names)")
       ("summary", po::bool_switch(), "print the model summary (layers, output shapes, params) and exit")
-      ("evaluate", po::value<std::string>(&cli.evaluate_path), "load checkpoint PATH and print test loss/accuracy")
+      ("evaluate", po::value<std::string>(&cli.evaluate_path), "evaluate PATH (a checkpoint, or Keras weights for --model) on the test set: loss, accuracy, per-class table, confusion matrix; writes evaluation.h5/.csv next to PATH or in --output-dir")
+      ("predict", po::value<std::string>(&cli.predict_path), "class probabilities of PATH (a checkpoint, or Keras weights for --model) for the test set or --predict-images; writes predictions.h5 next to PATH or in --output-dir")
+      ("predict-images", po::value<std::string>(&cli.predict_images), "with --predict: an IDX file of 28x28 uint8 images instead of the test set")
+      ("predict-labels", po::value<std::string>(&cli.predict_labels), "with --predict-images: their IDX label file (optional)")
+      ("export-keras", po::value<std::string>(&cli.export_path), "write checkpoint PATH as Keras 3 weights to --output X.weights.h5, with its architecture in X.json")
+      ("output", po::value<std::string>(&cli.output_path), "with --export-keras: the .weights.h5 file to write")
+      ("init-from", po::value<std::string>(&cli.init_from), "start training from Keras weights PATH (.weights.h5 of Keras 3, or a legacy tf.keras .h5) loaded into --model; with --epochs 0, only evaluate them")
       ("benchmark", po::bool_switch(), "time training steps and print throughput, phase split and GFLOP/s")
       ("benchmark-json", po::value<std::string>(&cli.benchmark_json), "with --benchmark: also write the figures to PATH as JSON")
       ("benchmark-steps", po::value<int>(&cli.benchmark_steps)->default_value(cli.benchmark_steps), "with --benchmark: timed steps")
@@ -62,7 +68,7 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   po::options_description model("Model and optimisation");
   model.add_options()
       ("model", po::value<std::string>(&c.model)->default_value(c.model), "preset name or layer spec (see below)")
-      ("epochs", po::value<int>(&c.epochs)->default_value(c.epochs), "total epochs (a resumed run continues up to this)")
+      ("epochs", po::value<int>(&c.epochs)->default_value(c.epochs), "total epochs (a resumed run continues up to this; 0 with --init-from: only evaluate)")
       ("batch-size", po::value<int>(&c.batch_size)->default_value(c.batch_size), "GLOBAL batch size, split across ranks")
       ("optimizer", po::value<std::string>(&optimizer)->default_value(optimizer), "adam or sgd")
       ("lr", po::value<float>(&lr), "learning rate (default: 0.001 for adam, 0.01 for sgd, as Keras)")
@@ -124,7 +130,30 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   }
   if (vm["summary"].as<bool>()) cli.command = Command::kSummary;
   if (vm["benchmark"].as<bool>()) cli.command = Command::kBenchmark;
+  int commands = 0;
+  for (const char* name : {"summary", "benchmark"}) commands += vm[name].as<bool>() ? 1 : 0;
+  for (const char* name : {"evaluate", "predict", "export-keras"}) commands += static_cast<int>(vm.count(name));
+  if (commands > 1)
+    throw Error("command line: expected at most one of --summary, --benchmark, --evaluate, --predict, --export-keras, found " +
+                std::to_string(commands));
   if (vm.count("evaluate")) cli.command = Command::kEvaluate;
+  if (vm.count("predict")) cli.command = Command::kPredict;
+  if (vm.count("export-keras")) cli.command = Command::kExportKeras;
+  if (cli.command != Command::kPredict && (vm.count("predict-images") || vm.count("predict-labels")))
+    throw Error("--predict-images/--predict-labels: only with --predict");
+  if (vm.count("predict-labels") && !vm.count("predict-images"))
+    throw Error("--predict-labels: needs --predict-images (the test set has its own labels)");
+  if (cli.command == Command::kExportKeras) {
+    const std::string suffix = ".weights.h5";
+    if (cli.output_path.size() <= suffix.size() ||
+        cli.output_path.compare(cli.output_path.size() - suffix.size(), suffix.size(), suffix) != 0)
+      throw Error("--output: expected a path ending in .weights.h5 (Keras 3 loads weights by that suffix), found '" +
+                  cli.output_path + "'");
+  } else if (vm.count("output")) {
+    throw Error("--output: only with --export-keras (other commands write into --output-dir)");
+  }
+  if (vm.count("init-from") && cli.command != Command::kTrain)
+    throw Error("--init-from: only for training (--evaluate and --predict read Keras weights themselves)");
 
   c.optimizer.kind = parse_optimizer_kind(optimizer);
   c.optimizer.learning_rate = vm.count("lr") ? lr : (c.optimizer.kind == OptimizerKind::kSgd ? 0.01f : 1e-3f);
@@ -145,7 +174,7 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   if (!(c.optimizer.weight_decay >= 0.0f))
     throw Error("--weight-decay: expected a non-negative value, found " + text_of(c.optimizer.weight_decay));
   if (nesterov && c.optimizer.momentum == 0.0f) throw Error("--nesterov: needs --momentum > 0");
-  require_at_least("epochs", c.epochs, 1);
+  require_at_least("epochs", c.epochs, cli.init_from.empty() ? 1 : 0);
   require_at_least("batch-size", c.batch_size, 1);
   require_at_least("validation-split", c.validation_split, 0);
   require_at_least<std::int64_t>("max-steps", c.max_steps, 0);

@@ -6,11 +6,14 @@
 #include <optional>
 
 #include "fmnist/app/command_setup.h"
+#include "fmnist/app/run_outputs.h"
 #include "fmnist/data/idx_reader.h"
 #include "fmnist/io/checkpoint_dir.h"
 #include "fmnist/io/history_file.h"
+#include "fmnist/io/keras_weights_file.h"
 #include "fmnist/math/gemm.h"
 #include "fmnist/train/checkpointing.h"
+#include "fmnist/train/keras_weights.h"
 #include "fmnist/train/stop_signal.h"
 #include "fmnist/train/trainer.h"
 
@@ -49,7 +52,7 @@ int run_train_command(const CliOptions& cli, Communicator& comm) {
   std::string error;
   std::optional<Trainer> trainer;
   TrainConfig config = cli.config;
-  std::int64_t resumed = 0;
+  std::int64_t resumed = 0, imported = 0;
   try {
     if (config.output_dir.empty()) config.output_dir = timestamp_dir();
     comm.broadcast(config.output_dir, 0);
@@ -66,6 +69,11 @@ int run_train_command(const CliOptions& cli, Communicator& comm) {
         resumed = 1;
         *log << "resumed from " << *path << " at epoch " << trainer->position().epoch + 1 << ", step "
              << trainer->position().step_in_epoch << " (global step " << trainer->position().global_step << ")\n";
+      } else if (!cli.init_from.empty()) {
+        // A resumed run has moved on from the imported weights: only a fresh start takes them.
+        load_keras_weights(trainer->model(), read_keras_weights(cli.init_from), cli.init_from);
+        imported = 1;
+        *log << "initialised from Keras weights " << cli.init_from << "\n";
       }
     }
   } catch (const std::exception& e) {
@@ -73,8 +81,9 @@ int run_train_command(const CliOptions& cli, Communicator& comm) {
   }
   if (any_setup_error(comm, error)) return 1;
 
-  comm.broadcast(&resumed, 1, 0);
-  if (resumed) {
+  std::int64_t loaded[2] = {resumed, imported};
+  comm.broadcast(loaded, 2, 0);
+  if (loaded[0] || loaded[1]) {
     trainer->broadcast_state(0);
   } else {
     trainer->initialize_parameters();
@@ -88,7 +97,14 @@ int run_train_command(const CliOptions& cli, Communicator& comm) {
            << kExitPreempted << " (resume with --resume auto)\n";
     return kExitPreempted;
   }
-  const EvalResult test = trainer->evaluate(trainer->data().test);
+  // The files first: the Keras-style test line stays the run's last line.
+  const EvalResult test = evaluate_and_write(*trainer, trainer->data().test, config.output_dir, log, false);
+  PredictionInput input;
+  input.images = &trainer->data().test;
+  input.has_labels = true;
+  input.train = &trainer->data().train;
+  input.source = "test set";
+  predict_and_write(*trainer, input, config.output_dir, log, 0);
   if (log) print_test_line(*log, test);
   return 0;
 }

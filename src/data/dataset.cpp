@@ -21,6 +21,29 @@ Dataset slice(const IdxImages& images, const std::vector<std::uint8_t>& labels, 
 
 }  // namespace
 
+const std::vector<std::string>& class_names() {
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                 "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  return names;
+}
+
+Dataset load_images_to_predict(const std::string& images_path, const std::string& labels_path, int rows,
+                               int cols) {
+  const IdxImages images = read_idx_images(images_path);
+  if (images.rows != rows || images.cols != cols)
+    throw Error(images_path + ": expected " + std::to_string(rows) + "x" + std::to_string(cols) +
+                " images (the model's input), found " + std::to_string(images.rows) + "x" +
+                std::to_string(images.cols));
+  std::vector<std::uint8_t> labels(static_cast<std::size_t>(images.count), 0);
+  if (!labels_path.empty()) {
+    labels = read_idx_labels(labels_path, static_cast<int>(class_names().size()));
+    if (labels.size() != static_cast<std::size_t>(images.count))
+      throw Error(labels_path + ": expected " + std::to_string(images.count) + " labels (one per image of " +
+                  images_path + "), found " + std::to_string(labels.size()));
+  }
+  return slice(images, labels, 0, images.count);
+}
+
 DataSplits make_splits(const FashionMnist& data, int validation_split) {
   const int train_count = data.train_images.count;
   if (validation_split < 0 || validation_split >= train_count)

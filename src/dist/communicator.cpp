@@ -117,6 +117,22 @@ std::vector<std::uint64_t> Communicator::allgather(std::uint64_t value) {
   return all;
 }
 
+std::vector<float> Communicator::gather(const float* data, std::size_t count, int root) {
+  const std::vector<std::uint64_t> counts = allgather(count);
+  std::vector<int> recv_counts, displacements;
+  std::size_t total = 0;
+  for (std::uint64_t c : counts) {
+    recv_counts.push_back(count_of(c, "MPI_Gatherv"));
+    displacements.push_back(count_of(total, "MPI_Gatherv"));
+    total += c;
+  }
+  std::vector<float> all(rank() == root ? total : 0);
+  check(MPI_Gatherv(data, count_of(count, "MPI_Gatherv"), MPI_FLOAT, all.data(), recv_counts.data(),
+                    displacements.data(), MPI_FLOAT, root, handle(comm_)),
+        "MPI_Gatherv");
+  return all;
+}
+
 void Communicator::barrier() { check(MPI_Barrier(handle(comm_)), "MPI_Barrier"); }
 
 static_assert(sizeof(MPI_Request) <= sizeof(PendingCollective::request), "MPI_Request does not fit");

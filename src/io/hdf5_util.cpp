@@ -82,6 +82,14 @@ struct TypeOf<std::uint64_t> {
   static constexpr const char* kName = "uint64";
 };
 
+template <>
+struct TypeOf<std::uint8_t> {
+  static hid_t file() { return H5T_STD_U8LE; }
+  static hid_t mem() { return H5T_NATIVE_UINT8; }
+  static constexpr H5T_class_t kClass = H5T_INTEGER;
+  static constexpr const char* kName = "uint8";
+};
+
 // A short name for a stored type, for "expected float32, found int16" messages.
 std::string describe_type(hid_t type) {
   const H5T_class_t cls = H5Tget_class(type);
@@ -382,6 +390,7 @@ FMNIST_INSTANTIATE(float)
 FMNIST_INSTANTIATE(double)
 FMNIST_INSTANTIATE(std::int64_t)
 FMNIST_INSTANTIATE(std::uint64_t)
+FMNIST_INSTANTIATE(std::uint8_t)
 #undef FMNIST_INSTANTIATE
 
 void write_attribute_int(hid_t loc, const std::string& name, int value, const std::string& file) {
@@ -391,6 +400,10 @@ void write_attribute_int(hid_t loc, const std::string& name, int value, const st
 void write_attribute_int64(hid_t loc, const std::string& name, std::int64_t value,
                            const std::string& file) {
   write_scalar_attribute(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, file);
+}
+
+void write_attribute_double(hid_t loc, const std::string& name, double value, const std::string& file) {
+  write_scalar_attribute(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, file);
 }
 
 void write_attribute_string(hid_t loc, const std::string& name, const std::string& value,
@@ -446,6 +459,83 @@ std::string read_attribute_string(hid_t loc, const std::string& owner, const std
   return std::string(buf.data(), strnlen(buf.data(), size));
 }
 
+void write_string_dataset(hid_t loc, const std::string& name, const std::vector<std::string>& values,
+                          const std::string& file) {
+  std::size_t width = 1;
+  for (const std::string& v : values) {
+    if (v.find('\0') != std::string::npos)
+      throw Error(file + ": expected dataset " + name + " to hold text, found a NUL character");
+    width = std::max(width, v.size());
+  }
+  // Fixed-length, NUL-padded (numpy's |S dtype): h5py reads it as an array of bytes.
+  std::vector<char> packed(values.size() * width, '\0');
+  for (std::size_t i = 0; i < values.size(); ++i) std::memcpy(packed.data() + i * width, values[i].data(), values[i].size());
+  Handle type(check_id(H5Tcopy(H5T_C_S1), file, "cannot create a string type"));
+  check_status(H5Tset_size(type.get(), width), file, "cannot size dataset " + name);
+  check_status(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), file, "cannot set string padding");
+  const hsize_t count = values.size();
+  Handle space(check_id(H5Screate_simple(1, &count, nullptr), file, "cannot create the dataspace of " + name));
+  Handle dcpl = object_creation_properties(H5P_DATASET_CREATE, file);
+  Handle dataset(check_id(H5Dcreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+                          file, "cannot create dataset " + name));
+  if (count > 0)
+    check_status(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, packed.data()), file,
+                 "cannot write dataset " + name);
+  check_status(dataset.close(), file, "cannot close dataset " + name);
+}
+
+bool has_attribute(hid_t loc, const std::string& name, const std::string& file) {
+  const htri_t exists = H5Aexists(loc, name.c_str());
+  if (exists < 0) fail(file, "cannot look up attribute '" + name + "'");
+  return exists > 0;
+}
+
+bool has_link(hid_t loc, const std::string& name, const std::string& file) {
+  const htri_t exists = H5Lexists(loc, name.c_str(), H5P_DEFAULT);
+  if (exists < 0) fail(file, "cannot look up " + name);
+  return exists > 0;
+}
+
+std::vector<std::string> read_string_array_attribute(hid_t loc, const std::string& owner, const std::string& name,
+                                                     const std::string& file) {
+  if (!has_attribute(loc, name, file))
+    throw Error(file + ": expected attribute '" + name + "' on " + owner + ", found none");
+  Handle attr(check_id(H5Aopen(loc, name.c_str(), H5P_DEFAULT), file,
+                       "cannot open attribute '" + name + "' of " + owner));
+  Handle space(check_id(H5Aget_space(attr.get()), file, "cannot read the shape of attribute " + name));
+  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+  if (count < 0) fail(file, "cannot read the shape of attribute '" + name + "' of " + owner);
+  Handle type(check_id(H5Aget_type(attr.get()), file, "cannot read the type of attribute " + name));
+  std::vector<std::string> values;
+  if (count == 0) return values;
+  if (H5Tget_class(type.get()) != H5T_STRING) {
+    // h5py writes an empty list as an empty float64 array, handled above; anything else is wrong.
+    throw Error(file + ": expected attribute '" + name + "' of " + owner + " to hold strings, found " +
+                describe_type(type.get()));
+  }
+  if (H5Tis_variable_str(type.get()) > 0) {
+    Handle mem_type(check_id(H5Tcopy(H5T_C_S1), file, "cannot create a string type"));
+    check_status(H5Tset_size(mem_type.get(), H5T_VARIABLE), file, "cannot size a string type");
+    check_status(H5Tset_cset(mem_type.get(), H5Tget_cset(type.get())), file, "cannot set a character set");
+    std::vector<char*> pointers(static_cast<std::size_t>(count), nullptr);
+    check_status(H5Aread(attr.get(), mem_type.get(), pointers.data()), file,
+                 "cannot read attribute '" + name + "' of " + owner);
+    for (char* p : pointers) values.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mem_type.get(), space.get(), H5P_DEFAULT, pointers.data());
+    return values;
+  }
+  // Fixed length, NUL-padded or NUL-terminated: read the stored bytes and cut at the first NUL.
+  const std::size_t width = H5Tget_size(type.get());
+  std::vector<char> packed(static_cast<std::size_t>(count) * width);
+  check_status(H5Aread(attr.get(), type.get(), packed.data()), file,
+               "cannot read attribute '" + name + "' of " + owner);
+  for (hssize_t i = 0; i < count; ++i) {
+    const char* p = packed.data() + static_cast<std::size_t>(i) * width;
+    values.emplace_back(p, strnlen(p, width));
+  }
+  return values;
+}
+
 std::vector<std::string> attribute_names(hid_t loc, const std::string& owner,
                                          const std::string& file) {
   std::vector<std::string> names;
@@ -455,16 +545,17 @@ std::vector<std::string> attribute_names(hid_t loc, const std::string& owner,
   return names;
 }
 
-std::vector<Child> list_group(hid_t loc, const std::string& owner, const std::string& file) {
+std::vector<Child> list_group(hid_t loc, const std::string& owner, const std::string& file, LinkOrder order) {
+  const H5_index_t index = order == LinkOrder::kCreation ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
   H5G_info_t info;
   check_status(H5Gget_info(loc, &info), file, "cannot list group " + owner);
   std::vector<Child> children;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     const ssize_t length =
-        H5Lget_name_by_idx(loc, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+        H5Lget_name_by_idx(loc, ".", index, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
     if (length < 0) fail(file, "cannot list group " + owner);
     std::vector<char> name(static_cast<std::size_t>(length) + 1, '\0');
-    if (H5Lget_name_by_idx(loc, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, i, name.data(), name.size(),
+    if (H5Lget_name_by_idx(loc, ".", index, H5_ITER_INC, i, name.data(), name.size(),
                            H5P_DEFAULT) < 0) {
       fail(file, "cannot list group " + owner);
     }

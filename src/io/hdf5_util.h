@@ -92,8 +92,8 @@ struct DatasetOptions {
 };
 
 /// Writes the dataset `name` below `loc` with shape `dims` (rank >= 1, zero sizes allowed) from
-/// `data` (row-major, product(dims) elements). T is float, double, std::int64_t or
-/// std::uint64_t, stored little-endian as float32, float64, int64 or uint64.
+/// `data` (row-major, product(dims) elements). T is float, double, std::int64_t, std::uint64_t
+/// or std::uint8_t, stored little-endian as float32, float64, int64, uint64 or uint8.
 template <typename T>
 void write_dataset(hid_t loc, const std::string& name, const std::vector<std::size_t>& dims,
                    const T* data, const DatasetOptions& options, const std::string& file);
@@ -106,10 +106,11 @@ template <typename T>
 std::vector<T> read_dataset(hid_t loc, const std::string& where, std::vector<std::size_t>& dims,
                             const std::string& file);
 
-/// Attribute writers: scalar int32, int64 and fixed-length string attributes on `loc`.
+/// Attribute writers: scalar int32, int64, float64 and fixed-length string attributes on `loc`.
 void write_attribute_int(hid_t loc, const std::string& name, int value, const std::string& file);
 void write_attribute_int64(hid_t loc, const std::string& name, std::int64_t value,
                            const std::string& file);
+void write_attribute_double(hid_t loc, const std::string& name, double value, const std::string& file);
 void write_attribute_string(hid_t loc, const std::string& name, const std::string& value,
                             const std::string& file);
 
@@ -121,6 +122,20 @@ std::int64_t read_attribute_int64(hid_t loc, const std::string& owner, const std
 std::string read_attribute_string(hid_t loc, const std::string& owner, const std::string& name,
                                   const std::string& file);
 
+/// Writes the 1-D dataset `name` of fixed-length NUL-padded strings (h5py: an array of bytes).
+void write_string_dataset(hid_t loc, const std::string& name, const std::vector<std::string>& values,
+                          const std::string& file);
+
+/// Whether `loc` has the attribute `name`; whether the link `name` (a path) exists below `loc`.
+bool has_attribute(hid_t loc, const std::string& name, const std::string& file);
+bool has_link(hid_t loc, const std::string& name, const std::string& file);
+
+/// A 1-D array attribute of strings, variable-length (ASCII or UTF-8) or fixed-length (NUL
+/// padded or terminated), as h5py and tf.keras write them; an empty array of any type gives no
+/// strings. Throws naming `owner`/`name` when missing or not strings.
+std::vector<std::string> read_string_array_attribute(hid_t loc, const std::string& owner, const std::string& name,
+                                                     const std::string& file);
+
 /// Names of the attributes of `loc`, in name order.
 std::vector<std::string> attribute_names(hid_t loc, const std::string& owner,
                                          const std::string& file);
@@ -131,8 +146,13 @@ struct Child {
   bool is_group = false;
 };
 
-/// The entries of the group `loc` (named `owner` in errors) in creation order. Throws if an entry
+/// The order list_group gives entries in: creation order needs a group that tracks it (ours do);
+/// files written by other tools (h5py) may only be listed by name.
+enum class LinkOrder { kCreation, kName };
+
+/// The entries of the group `loc` (named `owner` in errors) in `order`. Throws if an entry
 /// is neither a group nor a dataset.
-std::vector<Child> list_group(hid_t loc, const std::string& owner, const std::string& file);
+std::vector<Child> list_group(hid_t loc, const std::string& owner, const std::string& file,
+                              LinkOrder order = LinkOrder::kCreation);
 
 }  // namespace fmnist::h5

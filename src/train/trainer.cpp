@@ -30,10 +30,10 @@ Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm,
     throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) +
                 ") must be at least the number of ranks (" + std::to_string(comm_.size()) + ")");
   model_ = build_model(config_.model);
-  const int local_batch = max_shard(config_.batch_size, comm_.size());
-  model_->setup(local_batch);
-  labels_.assign(static_cast<std::size_t>(local_batch), 0);
-  eval_ids_.assign(static_cast<std::size_t>(local_batch), 0);
+  const int capacity = std::max(max_shard(config_.batch_size, comm_.size()), kEvalBatch);
+  model_->setup(capacity);
+  labels_.assign(static_cast<std::size_t>(capacity), 0);
+  eval_ids_.assign(static_cast<std::size_t>(capacity), 0);
   ParamArena& params = model_->params();
   optimizer_ = make_optimizer(config_.optimizer, params.size());
   std::vector<std::size_t> starts;
@@ -173,25 +173,43 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
   return FitOutcome::kCompleted;
 }
 
-EvalResult Trainer::evaluate(const Dataset& data) {
-  // Contiguous shard of the set per rank, in batches of the model's capacity; no collective
-  // until the one reduction at the end, so ranks with fewer batches wait nowhere.
-  const Shard shard = shard_of(data.count, comm_.size(), comm_.rank());
-  const int capacity = model_->max_batch();
-  std::int64_t counts[2] = {0, 0};
-  double loss = 0.0;
+template <typename OnBatch>
+void Trainer::for_each_eval_batch(const Dataset& data, OnBatch on_batch) {
+  // The set is cut into batches of kEvalBatch samples whatever the number of ranks, and each
+  // rank takes a contiguous run of whole batches: every sample then meets the same GEMM
+  // shapes at any number of ranks, so (at equal BLAS threads) its logits are bit-identical.
+  // No collective inside, so ranks with fewer batches wait nowhere.
+  const int batches = (data.count + kEvalBatch - 1) / kEvalBatch;
+  const Shard mine = shard_of(batches, comm_.size(), comm_.rank());
   ForwardContext ctx{Mode::kEval, config_.seed, position_.epoch, nullptr};
-  for (int begin = shard.begin; begin < shard.end; begin += capacity) {
-    const int n = std::min(capacity, shard.end - begin);
+  for (int b = mine.begin; b < mine.end; ++b) {
+    const int begin = b * kEvalBatch;
+    const int n = std::min(kEvalBatch, data.count - begin);
     for (int i = 0; i < n; ++i) eval_ids_[static_cast<std::size_t>(i)] = begin + i;
     gather_batch(data, eval_ids_.data(), n, config_.normalize, model_->input(), labels_.data());
-    const LossSums sums = softmax_cross_entropy(model_->forward(ctx), labels_.data(), 0.0f, nullptr);
+    on_batch(begin, n, model_->forward(ctx));
+  }
+}
+
+EvalResult Trainer::evaluate(const Dataset& data, std::vector<std::int64_t>* confusion) {
+  const int classes = model_->num_classes();
+  std::int64_t counts[2] = {0, 0};
+  double loss = 0.0;
+  if (confusion) confusion->assign(static_cast<std::size_t>(classes) * classes, 0);
+  for_each_eval_batch(data, [&](int /*begin*/, int n, const Tensor& logits) {
+    const LossSums sums = softmax_cross_entropy(logits, labels_.data(), 0.0f, nullptr);
     loss += sums.loss;
     counts[0] += sums.correct;
     counts[1] += sums.count;
-  }
+    if (confusion)
+      for (int i = 0; i < n; ++i) {
+        const int predicted = predicted_class(logits.data() + static_cast<std::size_t>(i) * classes, classes);
+        ++(*confusion)[static_cast<std::size_t>(labels_[static_cast<std::size_t>(i)]) * classes + predicted];
+      }
+  });
   comm_.allreduce_sum(counts, 2);
   comm_.allreduce_sum(&loss, 1);
+  if (confusion) comm_.allreduce_sum(confusion->data(), confusion->size());
   EvalResult result;
   result.count = counts[1];
   if (result.count > 0) {
@@ -199,6 +217,19 @@ EvalResult Trainer::evaluate(const Dataset& data) {
     result.accuracy = static_cast<double>(counts[0]) / static_cast<double>(result.count);
   }
   return result;
+}
+
+std::vector<float> Trainer::predict(const Dataset& data) {
+  const std::size_t classes = static_cast<std::size_t>(model_->num_classes());
+  std::vector<float> local;
+  int first = -1;  // this rank's first sample
+  for_each_eval_batch(data, [&](int begin, int n, const Tensor& logits) {
+    if (first < 0) first = begin;
+    local.resize(static_cast<std::size_t>(begin - first + n) * classes);
+    softmax_probabilities(logits, local.data() + static_cast<std::size_t>(begin - first) * classes);
+  });
+  // Ranks hold consecutive runs of samples, so rank order is sample order.
+  return comm_.gather(local.data(), local.size(), 0);
 }
 
 void Trainer::broadcast_state(int root) {

@@ -58,3 +58,14 @@ expect_one_line_error() {
   [[ $lines -eq 1 ]] || { cat "$work/err" >&2; fail "$label: expected one line on stderr, found $lines"; }
   grep -qF -- "$expect" "$work/err" || fail "$label: message does not mention '$expect'"
 }
+
+# require_debian_python MODULE...: sets $py to Debian's /usr/bin/python3 (the default python3
+# may be another one) and skips the test (77) unless it imports every MODULE.
+require_debian_python() {
+  py=/usr/bin/python3
+  local module
+  for module in "$@"; do
+    "$py" -c "import $module" 2>/dev/null ||
+      { echo "SKIP: $py cannot import $module (launch/install-deps.sh installs Debian's python3-$module)"; exit 77; }
+  done
+}

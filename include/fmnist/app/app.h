@@ -1,5 +1,5 @@
-// The fmnist_dist program: turns the parsed command line into a training, summary,
-// evaluation or benchmark run on every rank.
+// The fmnist_dist program: turns the parsed command line into a training, summary, evaluation,
+// prediction, Keras export or benchmark run on every rank.
 #pragma once
 
 namespace fmnist {

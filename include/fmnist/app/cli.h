@@ -9,12 +9,18 @@
 
 namespace fmnist {
 
-enum class Command { kTrain, kSummary, kEvaluate, kHelp, kBenchmark };
+enum class Command { kTrain, kSummary, kEvaluate, kPredict, kExportKeras, kHelp, kBenchmark };
 
 struct CliOptions {
   Command command = Command::kTrain;
   TrainConfig config;
   std::string evaluate_path;  // --evaluate PATH
+  std::string predict_path;   // --predict PATH
+  std::string predict_images; // --predict-images FILE (default: the test set)
+  std::string predict_labels; // --predict-labels FILE (optional)
+  std::string export_path;    // --export-keras PATH (a checkpoint)
+  std::string output_path;    // --output PATH (the .weights.h5 that --export-keras writes)
+  std::string init_from;      // --init-from PATH (Keras weights to start training from)
   std::string help;           // filled for kHelp
   std::string progress = "auto";  // auto | bar | lines
   std::string benchmark_json; // --benchmark-json PATH (benchmark command)

@@ -25,6 +25,16 @@ struct DataSplits {
   Dataset train, validation, test;
 };
 
+/// The ten Fashion-MNIST class names, indexed by label ("T-shirt/top", "Trouser", ...).
+const std::vector<std::string>& class_names();
+
+/// Reads images to predict from an IDX image file and, unless `labels_path` is empty, their
+/// labels. Throws Error naming the file when it cannot be read, when its images are not
+/// rows x cols (the model's input), or when the label count differs from the image count.
+/// Without labels, every label is 0.
+Dataset load_images_to_predict(const std::string& images_path, const std::string& labels_path, int rows,
+                               int cols);
+
 /// Holds out the FIRST `validation_split` training images as the validation set (Keras
 /// tutorial convention); 0 means no validation set. Throws Error if the split leaves no
 /// training images.

@@ -61,6 +61,9 @@ class Communicator {
   void allreduce_sum(std::int64_t* data, std::size_t count);
   /// Every rank's value, indexed by rank.
   std::vector<std::uint64_t> allgather(std::uint64_t value);
+  /// Concatenates every rank's `count` floats (counts may differ) in rank order on `root`
+  /// (MPI_Gatherv); returns them there and an empty vector on the other ranks.
+  std::vector<float> gather(const float* data, std::size_t count, int root);
   void barrier();
 
   /// Starts an in-place float sum (MPI_Iallreduce); finish it with wait().

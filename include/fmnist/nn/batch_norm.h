@@ -40,6 +40,7 @@ class BatchNorm : public Layer {
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
   void forward_without_data(const ForwardContext& ctx) override;
   void backward_without_data() override;
+  const BatchNormOptions& options() const { return options_; }
 
  private:
   // Turns sums_ (global after the reduction) into mean_ / inv_std_ and updates the moving

@@ -22,6 +22,7 @@ class Dropout : public Layer {
 
   /// Distinguishes this layer's masks from other Dropout layers' (set by the model).
   void set_stream(std::uint64_t stream) { stream_ = stream; }
+  float rate() const { return rate_; }
 
  private:
   float rate_;

@@ -19,6 +19,8 @@ class MaxPool2D : public Layer {
   void setup(const Shape& in, int max_batch) override;
   void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) override;
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
+  int pool() const { return pool_; }
+  int stride() const { return stride_; }
 
  private:
   int pool_, stride_;

@@ -19,6 +19,16 @@ struct LossSums {
 /// If `dlogits` is not null it is OVERWRITTEN with gradient_scale * (softmax - onehot),
 /// i.e. the gradient of gradient_scale * sum of losses. The trainer passes
 /// 1 / global_batch, so gradients summed over ranks are exactly the global-batch mean.
+/// The predicted class of one sample's logits z (classes): the first index of the largest
+/// logit. softmax_cross_entropy counts a sample correct when this equals its label.
+int predicted_class(const float* z, int classes);
+
+/// Keras' softmax of logits (n, classes) into probabilities (n * classes floats, row-major),
+/// computed in double and rounded to float. Where rounding ties a class with the predicted
+/// one, that class is set one float below it, so the first arg-max of every row of
+/// `probabilities` is predicted_class() of its logits.
+void softmax_probabilities(const Tensor& logits, float* probabilities);
+
 LossSums softmax_cross_entropy(const Tensor& logits, const std::int32_t* labels, float gradient_scale,
                                Tensor* dlogits);
 

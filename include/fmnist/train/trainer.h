@@ -49,6 +49,9 @@ struct StepTimings {
   double forward = 0, backward = 0, allreduce_wait = 0, optimizer = 0, metrics = 0, total = 0;
 };
 
+/// Samples per forward pass in evaluation and prediction, the same at any number of ranks.
+constexpr int kEvalBatch = 32;
+
 enum class FitOutcome { kCompleted, kMaxSteps, kStopSignal };
 
 class Trainer {
@@ -66,8 +69,13 @@ class Trainer {
   /// checkpoint is due: at each epoch end, every checkpoint_every steps, before a signal
   /// stop, and when max_steps stops training inside an epoch.
   FitOutcome fit(const std::function<void()>& on_checkpoint = {});
-  /// Loss and accuracy of the current parameters on `data`, sharded across ranks.
-  EvalResult evaluate(const Dataset& data);
+  /// Loss and accuracy of the current parameters on `data`, sharded across ranks. When
+  /// `confusion` is given it is set to the (classes, classes) matrix of counts, rows = true
+  /// class, columns = predicted class, summed exactly over the ranks (int64).
+  EvalResult evaluate(const Dataset& data, std::vector<std::int64_t>* confusion = nullptr);
+  /// Softmax probabilities of every sample of `data`, each rank computing its shard: on rank 0
+  /// all of them (count, classes) row-major in sample order, empty on the other ranks.
+  std::vector<float> predict(const Dataset& data);
 
   Sequential& model() { return *model_; }
   Optimizer& optimizer() { return *optimizer_; }
@@ -96,6 +104,11 @@ class Trainer {
   void check_replicas();
 
  private:
+  /// Runs forward in evaluation mode over this rank's share of `data`, in batches of
+  /// kEvalBatch; calls on_batch(first sample, n, logits (n, classes)) with labels_ filled.
+  template <typename OnBatch>
+  void for_each_eval_batch(const Dataset& data, OnBatch on_batch);
+
   TrainConfig config_;
   DataSplits data_;
   Communicator& comm_;
@@ -105,9 +118,9 @@ class Trainer {
   std::unique_ptr<GradientSync> sync_;
   ChannelStatsAllreduce batch_stats_;  // global-batch statistics for BatchNormalization
   std::function<void(std::size_t)> on_grads_ready_;
-  std::vector<std::int32_t> labels_;  // (max shard) labels of this rank's share
+  std::vector<std::int32_t> labels_;  // (capacity) labels of this rank's share of a batch
   std::vector<std::int32_t> order_;   // this epoch's permutation of the training set
-  std::vector<std::int32_t> eval_ids_;  // (max shard) sample indices of an evaluation batch
+  std::vector<std::int32_t> eval_ids_;  // (capacity) sample indices of an evaluation batch
   bool live_progress_ = false;
   TrainPosition position_;
   EpochSums epoch_sums_;
