@@ -11,9 +11,9 @@
 #       (--benchmark-layers);
 #   (b) fmnist_dist vs its peers, np=1, batch 32, the same layers, data and steps: Debian's
 #       PyTorch 1.13 (launch/pytorch_peer.py under python3-torch), today's PyTorch 2.x and Keras 3
-#       with JAX (pytorch_peer.py and launch/keras_peer.py in build/peer-venv, from pip through
-#       launch/peer-venv.sh); each group back to back, N reps rotating which goes first; medians
-#       of samples/s and the median of the per-group ratios;
+#       with JAX (pytorch_peer.py in build/torch-venv, launch/keras_peer.py in build/keras-venv,
+#       both from pip through launch/pip-venv.sh); each group back to back, N reps rotating which
+#       goes first; medians of samples/s and the median of the per-group ratios;
 #   (c) scaling of cnn and mlp: np=1, 2 and 4 (4 > cores: oversubscribed), global batch 32
 #       and 64, N reps rotating the order; samples/s, ratio vs np=1 of the same rep, and the
 #       allreduce-wait share of the step;
@@ -117,23 +117,22 @@ if (( use_torch )); then
 else
   torch_note="the PyTorch peer was skipped (--no-torch)"
 fi
-# The pip peers: PyTorch 2.x and Keras 3 (JAX) in build/peer-venv, made by launch/peer-venv.sh.
+# The pip peers: PyTorch 2.x in build/torch-venv and Keras 3 (JAX) in build/keras-venv, made by
+# launch/pip-venv.sh (each is skipped, with the reason, when it cannot be installed).
 pip_python=""
+keras_python=""
 pip_note=""
 if (( use_pip )); then
-  if pip_python="$(launch/peer-venv.sh all)"; then
-    pip_note=""
-  else
-    pip_python=""
-    pip_note="the pip peers (PyTorch 2.x, Keras 3 with JAX) could not be installed by launch/peer-venv.sh and were skipped"
-    echo "benchmark.sh: $pip_note" >&2
-  fi
+  pip_python="$(launch/pip-venv.sh torch)" || { pip_python=""; pip_note="PyTorch 2.x from pip could not be installed (launch/pip-venv.sh torch) and was skipped"; }
+  keras_python="$(launch/pip-venv.sh keras)" || { keras_python=""; pip_note+="${pip_note:+; }Keras from pip could not be installed (launch/pip-venv.sh keras) and was skipped"; }
+  if [[ -n "$pip_note" ]]; then echo "benchmark.sh: $pip_note" >&2; fi
 else
   pip_note="the pip peers (PyTorch 2.x, Keras 3 with JAX) were skipped (--no-pip or --no-torch)"
 fi
 peers=()  # the tools of (b) and (e) besides fmnist_dist
 if (( use_torch )); then peers+=(pytorch); fi
-if [[ -n "$pip_python" ]]; then peers+=(pytorch2 keras); fi
+if [[ -n "$pip_python" ]]; then peers+=(pytorch2); fi
+if [[ -n "$keras_python" ]]; then peers+=(keras); fi
 
 cleanup_work=0
 if [[ -z "$work_dir" ]]; then
@@ -199,7 +198,7 @@ run_case() {
       if [[ "$section" == "presets" ]]; then cmd+=(--benchmark-layers); fi ;;
     pytorch:*) cmd=("$peer_python" launch/pytorch_peer.py) ;;
     pytorch2:*) cmd=("$pip_python" launch/pytorch_peer.py) ;;
-    keras:*) cmd=("$pip_python" launch/keras_peer.py --backend jax) ;;
+    keras:*) cmd=("$keras_python" launch/keras_peer.py --backend jax) ;;
   esac
   if [[ "$tool" != fmnist_dist ]]; then
     cmd+=(--model "$model" --batch-size "$batch" --threads "$threads" --steps "$timed" --warmup "$warmup"
@@ -325,6 +324,7 @@ machine="$work_dir/machine.env"
   printf 'peer_python\t%s\n' "$peer_python"
   printf 'torch_note\t%s\n' "$torch_note"
   printf 'pip_python\t%s\n' "$pip_python"
+  printf 'keras_python\t%s\n' "$keras_python"
   printf 'pip_note\t%s\n' "$pip_note"
   printf 'invocation\t%s\n' "$invocation"
   printf 'started_at\t%s\n' "$started_at"
@@ -343,12 +343,15 @@ print("numpy\t" + numpy.__version__)
 print("peer_python_version\t" + platform.python_version())' >> "$machine" 2>/dev/null || true
 fi
 if [[ -n "$pip_python" ]]; then
-  KERAS_BACKEND=jax "$pip_python" -c 'import torch, numpy, keras, jax, platform
+  "$pip_python" -c 'import torch, numpy, platform
 print("pip_torch\t" + torch.__version__)
 print("pip_numpy\t" + numpy.__version__)
-print("pip_keras\t" + keras.__version__)
-print("pip_jax\t" + jax.__version__)
 print("pip_python_version\t" + platform.python_version())' >> "$machine" 2>/dev/null || true
+fi
+if [[ -n "$keras_python" ]]; then
+  KERAS_BACKEND=jax "$keras_python" -c 'import keras, jax
+print("pip_keras\t" + keras.__version__)
+print("pip_jax\t" + jax.__version__)' >> "$machine" 2>/dev/null || true
 fi
 
 python3 - "$work_dir" "$out_dir" <<'PY'
@@ -442,8 +445,10 @@ md += [
     f"(core {m.get('openblas_core', '?')}, `{m['openblas_lib']}`); "
     + (f"PyTorch {m['torch']} (Debian python3-torch, numpy {m['numpy']}, Python {m['peer_python_version']}, "
        f"`{m['peer_python']}`)" if m.get("torch") else "Debian's PyTorch: not used (see the note below)")
-    + (f"; from pip in `{m['pip_python']}`: PyTorch {m['pip_torch']}, Keras {m['pip_keras']} with JAX {m['pip_jax']}, "
-       f"numpy {m['pip_numpy']}, Python {m['pip_python_version']}" if m.get("pip_torch") else "; pip peers: not used")
+    + (f"; from pip: PyTorch {m['pip_torch']} (numpy {m['pip_numpy']}, Python {m['pip_python_version']}, "
+       f"`{m['pip_python']}`)" if m.get("pip_torch") else "; PyTorch from pip: not used")
+    + (f", Keras {m['pip_keras']} with JAX {m['pip_jax']} (`{m['keras_python']}`)" if m.get("pip_keras")
+       else ", Keras: not used")
     + f". Binary `{m['binary']}` ({m['build_type'] or 'unknown'} build, {m['compiler']}, built "
     f"{m['binary_mtime']}, sha256 {m['binary_sha256']}…; the runs time a copy taken at the start, `{m['snapshot']}` in the commands), repository at commit {m['git_commit'][:12]} with {m['git_uncommitted_files']} "
     f"uncommitted files. Load average (1/5/15 min) {m['loadavg_before']} before, {m['loadavg_after']} after: "

@@ -1,4 +1,4 @@
-"""Real Keras 3 against fmnist_dist's Keras files (run with launch/keras-venv.sh's python).
+"""Real Keras 3 against fmnist_dist's Keras files (run with launch/pip-venv.sh keras's python).
 
   keras_interop.py load-export MODEL.json MODEL.weights.h5 --data-dir D
       model_from_json + load_weights, then Keras' evaluate on the test set.

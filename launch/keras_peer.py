@@ -73,7 +73,7 @@ def import_keras(backend, threads):
             tf.config.threading.set_inter_op_parallelism_threads(1)
     except ImportError as e:
         print(f"{prog()}: cannot import keras with the {backend} backend using {sys.executable}: {e} "
-              "(pip install keras and the backend into a virtual environment: launch/peer-venv.sh)", file=sys.stderr)
+              "(pip install keras and the backend into a virtual environment: launch/pip-venv.sh keras)", file=sys.stderr)
         sys.exit(3)
     return np, keras
 

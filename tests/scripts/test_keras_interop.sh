@@ -6,7 +6,7 @@
 # (b) the tutorial's Keras code trains cnn for one epoch and calls save_weights (and
 #     model.save to a legacy .h5): fmnist_dist --init-from (--epochs 0) and --evaluate of each
 #     file equal Keras' own evaluate within 0.002.
-# The venv (build/keras-venv, ~700 MB, minutes to install) is made by launch/keras-venv.sh. So
+# The venv (build/keras-venv, ~700 MB, minutes to install) is made by launch/pip-venv.sh keras. So
 # that CI stays short this test skips unless the venv is already there or FMNIST_KERAS_TESTS=1
 # asks to create it; it skips too (77, with the reason) when the install is not possible.
 set -uo pipefail
@@ -16,10 +16,10 @@ require_data
 
 venv="$build_dir/keras-venv"
 if [[ ! -f "$venv/.fmnist-keras-ready" && "${FMNIST_KERAS_TESTS:-0}" != 1 ]]; then
-  echo "SKIP: no Keras venv at $venv; run launch/keras-venv.sh or set FMNIST_KERAS_TESTS=1 to create it"
+  echo "SKIP: no Keras venv at $venv; run launch/pip-venv.sh keras or set FMNIST_KERAS_TESTS=1 to create it"
   exit 77
 fi
-python=$("$source_dir/launch/keras-venv.sh" "$venv") || exit 77
+python=$("$source_dir/launch/pip-venv.sh" keras "$venv") || exit 77
 interop=("$python" "$source_dir/launch/keras_interop.py")
 tolerance=0.002
 
