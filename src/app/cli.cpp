@@ -33,9 +33,96 @@ void require_at_least(const std::string& option, T value, T minimum) {
 }
 
 std::string presets_help() {
-  std::string text = "Presets (Keras tutorials):\n";
+  std::string text = "Presets (Keras tutorials; cnn-bn and vgg-bn with BatchNormalization):\n";
   for (const Preset& p : presets()) text += "  " + p.name + std::string(14 - p.name.size(), ' ') + p.spec + "\n";
   return text;
+}
+
+/// "5000,8000" -> {5000, 8000}; throws Error naming --option for anything not a number.
+template <typename T>
+std::vector<T> parse_list(const std::string& option, const std::string& text) {
+  std::vector<T> out;
+  std::istringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::istringstream field(item);
+    T value{};
+    if (!(field >> value) || !field.eof())
+      throw Error("--" + option + ": expected a comma-separated list of numbers, found '" + text + "'");
+    out.push_back(value);
+  }
+  if (out.empty()) throw Error("--" + option + ": expected a comma-separated list of numbers, found '" + text + "'");
+  return out;
+}
+
+template <typename T>
+void require_in(const std::string& option, T value, T low, T high, const char* range) {
+  if (!(value >= low && value <= high)) {
+    std::ostringstream out;
+    out << "--" << option << ": expected a value in " << range << ", found " << value;
+    throw Error(out.str());
+  }
+}
+
+// Augmentation, schedule and callback options into `c`, each checked against its range.
+void check_accuracy_options(TrainConfig& c, const std::string& augment, const std::string& schedule,
+                            const std::string& boundaries, const std::string& values, const std::string& plateau_mode,
+                            const std::string& plateau_monitor, const std::string& stop_monitor,
+                            const std::string& stop_mode, const std::string& stop_baseline,
+                            const std::string& best_monitor, const std::string& best_mode) {
+  const bool has_validation = c.validation_split > 0;
+  c.augment = parse_augment(augment);
+  require_in("label-smoothing", c.label_smoothing, 0.0f, 0.999999f, "[0, 1)");
+  LrScheduleOptions& s = c.schedule;
+  s.kind = parse_schedule_kind(schedule);
+  require_at_least<std::int64_t>("warmup-steps", s.warmup_steps, 0);
+  require_at_least<std::int64_t>("decay-steps", s.decay_steps, 0);
+  require_at_least("warmup-start-lr", s.warmup_start_lr, 0.0);
+  require_in("lr-alpha", s.alpha, 0.0, 1.0, "[0, 1]");
+  if (!(s.decay_rate > 0.0 && s.decay_rate <= 1.0))
+    throw Error("--decay-rate: expected a value in (0, 1], found " + text_of(s.decay_rate));
+  if (s.kind == ScheduleKind::kExponential && s.decay_steps == 0)
+    throw Error("--decay-steps: expected a positive number of steps with --lr-schedule exponential, found 0");
+  if (!boundaries.empty()) s.boundaries = parse_list<std::int64_t>("lr-boundaries", boundaries);
+  if (!values.empty()) s.values = parse_list<double>("lr-values", values);
+  if (s.kind == ScheduleKind::kPiecewise) {
+    if (s.values.size() != s.boundaries.size() + 1)
+      throw Error("--lr-values: expected " + std::to_string(s.boundaries.size() + 1) +
+                  " rates (one more than --lr-boundaries), found " + std::to_string(s.values.size()));
+    for (std::size_t i = 0; i < s.boundaries.size(); ++i)
+      if (s.boundaries[i] < 0 || (i > 0 && s.boundaries[i] <= s.boundaries[i - 1]))
+        throw Error("--lr-boundaries: expected increasing non-negative steps, found '" + boundaries + "'");
+    for (double v : s.values)
+      if (!(v > 0.0)) throw Error("--lr-values: expected positive rates, found '" + values + "'");
+  }
+  s.plateau_monitor.metric = plateau_monitor;
+  s.plateau_monitor.mode = parse_monitor_mode("plateau-mode", plateau_mode);
+  if (s.kind == ScheduleKind::kPlateau) check_monitored_metric("plateau-monitor", plateau_monitor, has_validation);
+  if (!(s.plateau_factor > 0.0 && s.plateau_factor < 1.0))
+    throw Error("--plateau-factor: expected a value in (0, 1), found " + text_of(s.plateau_factor));
+  require_at_least("plateau-patience", s.plateau_patience, 0);
+  require_at_least("plateau-min-delta", s.plateau_monitor.min_delta, 0.0);
+  require_at_least("plateau-cooldown", s.plateau_cooldown, 0);
+  require_at_least("plateau-min-lr", s.plateau_min_lr, 0.0);
+
+  EarlyStoppingOptions& e = c.early_stopping;
+  e.enabled = !stop_monitor.empty();
+  e.monitor.mode = parse_monitor_mode("early-stopping-mode", stop_mode);
+  if (e.enabled) {
+    check_monitored_metric("early-stopping-monitor", stop_monitor, has_validation);
+    e.monitor.metric = stop_monitor;
+  }
+  require_at_least("early-stopping-patience", e.patience, 0);
+  require_at_least("early-stopping-min-delta", e.monitor.min_delta, 0.0);
+  if (!stop_baseline.empty()) e.baseline = parse_list<double>("early-stopping-baseline", stop_baseline).at(0);
+  if (e.restore_best_weights && !e.enabled) throw Error("--restore-best-weights: needs --early-stopping-monitor");
+
+  c.best_checkpoint = !best_monitor.empty();
+  c.best_checkpoint_monitor.mode = parse_monitor_mode("best-checkpoint-mode", best_mode);
+  if (c.best_checkpoint) {
+    check_monitored_metric("best-checkpoint-monitor", best_monitor, has_validation);
+    c.best_checkpoint_monitor.metric = best_monitor;
+  }
 }
 
 }  // namespace
@@ -93,8 +180,40 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
       ("bucket-mb", po::value<double>(&c.bucket_mb)->default_value(c.bucket_mb), "gradient allreduce bucket size in MiB")
       ("progress", po::value<std::string>(&cli.progress)->default_value(cli.progress),
        "bar: a live Keras bar; lines: one line per epoch; auto: bar when stdout is a terminal (under mpirun, which gives ranks a terminal of their own, lines)");
+  std::string augment = "none", schedule = "constant", boundaries, values, plateau_monitor = "val_loss",
+              plateau_mode = "auto", stop_monitor, stop_mode = "auto", stop_baseline, best_monitor, best_mode = "auto";
+  LrScheduleOptions& s = c.schedule;
+  EarlyStoppingOptions& e = c.early_stopping;
+  po::options_description accuracy("Augmentation, schedules and callbacks (Keras semantics; all off by default)");
+  accuracy.add_options()
+      ("augment", po::value<std::string>(&augment)->default_value(augment), "training-batch augmentation: comma-separated flip, shift<N> (N = 1..8), erase; or none")
+      ("label-smoothing", po::value<float>(&c.label_smoothing)->default_value(0.0f, "0"), "label smoothing in [0, 1): y = onehot * (1 - ls) + ls / 10")
+      ("lr-schedule", po::value<std::string>(&schedule)->default_value(schedule), "constant, cosine, exponential, piecewise or plateau (--lr is the base rate)")
+      ("warmup-steps", po::value<std::int64_t>(&s.warmup_steps)->default_value(0), "cosine: linear warm-up steps from --warmup-start-lr to --lr")
+      ("warmup-start-lr", po::value<double>(&s.warmup_start_lr)->default_value(0.0, "0"), "cosine: the rate at step 0 of the warm-up")
+      ("decay-steps", po::value<std::int64_t>(&s.decay_steps)->default_value(0), "cosine: steps of the decay (0: to the end of --epochs); exponential: steps per decay_rate factor")
+      ("lr-alpha", po::value<double>(&s.alpha)->default_value(0.0, "0"), "cosine: final rate as a fraction of --lr")
+      ("decay-rate", po::value<double>(&s.decay_rate)->default_value(s.decay_rate), "exponential: factor per --decay-steps")
+      ("staircase", po::bool_switch(&s.staircase), "exponential: decay in whole steps of --decay-steps (step decay)")
+      ("lr-boundaries", po::value<std::string>(&boundaries), "piecewise: increasing step boundaries, e.g. 5000,8000")
+      ("lr-values", po::value<std::string>(&values), "piecewise: one more rate than boundaries, e.g. 1e-3,1e-4,1e-5")
+      ("plateau-monitor", po::value<std::string>(&plateau_monitor)->default_value(plateau_monitor), "plateau: metric to monitor")
+      ("plateau-mode", po::value<std::string>(&plateau_mode)->default_value(plateau_mode), "plateau: auto, min or max")
+      ("plateau-factor", po::value<double>(&s.plateau_factor)->default_value(s.plateau_factor), "plateau: rate *= factor, in (0, 1)")
+      ("plateau-patience", po::value<int>(&s.plateau_patience)->default_value(s.plateau_patience), "plateau: epochs without improvement")
+      ("plateau-min-delta", po::value<double>(&s.plateau_monitor.min_delta)->default_value(s.plateau_monitor.min_delta), "plateau: smallest change that counts as an improvement")
+      ("plateau-cooldown", po::value<int>(&s.plateau_cooldown)->default_value(0), "plateau: epochs to wait after a reduction")
+      ("plateau-min-lr", po::value<double>(&s.plateau_min_lr)->default_value(0.0, "0"), "plateau: lower bound of the rate")
+      ("early-stopping-monitor", po::value<std::string>(&stop_monitor), "EarlyStopping on this metric (loss, accuracy, val_loss, val_accuracy)")
+      ("early-stopping-mode", po::value<std::string>(&stop_mode)->default_value(stop_mode), "EarlyStopping: auto, min or max")
+      ("early-stopping-patience", po::value<int>(&e.patience)->default_value(0), "EarlyStopping: epochs without improvement before stopping")
+      ("early-stopping-min-delta", po::value<double>(&e.monitor.min_delta)->default_value(0.0, "0"), "EarlyStopping: smallest change that counts as an improvement")
+      ("early-stopping-baseline", po::value<std::string>(&stop_baseline), "EarlyStopping: value the metric must beat for the wait to reset")
+      ("restore-best-weights", po::bool_switch(&e.restore_best_weights), "EarlyStopping: on stopping, restore the best epoch's weights")
+      ("best-checkpoint-monitor", po::value<std::string>(&best_monitor), "keep checkpoints/best.h5 of the best epoch by this metric")
+      ("best-checkpoint-mode", po::value<std::string>(&best_mode)->default_value(best_mode), "best checkpoint: auto, min or max");
   po::options_description all;
-  all.add(general).add(model).add(data).add(run);
+  all.add(general).add(model).add(data).add(run).add(accuracy);
 
   po::variables_map vm;
   try {
@@ -187,6 +306,8 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   if (cli.progress != "auto" && cli.progress != "bar" && cli.progress != "lines")
     throw Error("--progress: expected auto, bar or lines, found '" + cli.progress + "'");
   if (!(c.bucket_mb > 0.0)) throw Error("--bucket-mb: expected a positive size, found " + text_of(c.bucket_mb));
+  check_accuracy_options(c, augment, schedule, boundaries, values, plateau_mode, plateau_monitor, stop_monitor,
+                         stop_mode, stop_baseline, best_monitor, best_mode);
   build_model(c.model);  // throws for an unknown preset or a malformed spec, before any data is read
   return cli;
 }

@@ -9,6 +9,7 @@
 #include "fmnist/app/run_outputs.h"
 #include "fmnist/data/idx_reader.h"
 #include "fmnist/io/checkpoint_dir.h"
+#include "fmnist/io/checkpoint_file.h"
 #include "fmnist/io/history_file.h"
 #include "fmnist/io/keras_weights_file.h"
 #include "fmnist/math/gemm.h"
@@ -43,6 +44,16 @@ void save_run_state(Trainer& trainer, std::ostream* log, std::size_t& history_ro
     history_rows_written = rows;
   }
   if (log && trainer.position().step_in_epoch > 0) *log << "checkpoint: " << path << "\n";
+}
+
+/// Rank 0 writes checkpoints/best.h5 (Keras' ModelCheckpoint(save_best_only=True)), a full
+/// checkpoint of the epoch whose monitored metric is the best so far, replaced atomically.
+void save_best_checkpoint(Trainer& trainer, std::ostream* log) {
+  if (trainer.comm().rank() != 0) return;
+  const std::string dir = trainer.config().output_dir + "/checkpoints";
+  std::filesystem::create_directories(dir);
+  write_checkpoint(dir + "/best.h5", capture_checkpoint(trainer));
+  if (log) *log << "best " << trainer.config().best_checkpoint_monitor.metric << " so far: " << dir << "/best.h5\n";
 }
 
 }  // namespace
@@ -89,7 +100,8 @@ int run_train_command(const CliOptions& cli, Communicator& comm) {
     trainer->initialize_parameters();
   }
   std::size_t history_rows_written = 0;  // none yet in this run, whatever the folder holds
-  const FitOutcome outcome = trainer->fit([&] { save_run_state(*trainer, log, history_rows_written); });
+  const FitOutcome outcome = trainer->fit([&] { save_run_state(*trainer, log, history_rows_written); },
+                                          [&] { save_best_checkpoint(*trainer, log); });
   if (outcome == FitOutcome::kStopSignal) {
     if (log)
       *log << "\nstopped by SIGTERM/SIGUSR1 (received by " << (stop_signal_received() ? "rank 0" : "another rank")

@@ -6,6 +6,7 @@
 //   /model/<path>     float32[shape]      /optimizer/<path>  float32[shape]
 //   /optimizer        attrs name:string, <counter>:int64
 //   /history/<key>    float64[epochs]
+//   /progress/<key>, /callbacks/<key>   float64[1]      /best_weights/<path>  float32[shape]
 // Datasets are chunked with Fletcher32 and the 1.10 format checksums all metadata, but neither
 // covers the slack HDF5 leaves between objects; the seal covers every byte.
 #include "fmnist/io/checkpoint_file.h"
@@ -202,6 +203,7 @@ void validate_state(const CheckpointState& state, const std::string& file) {
   validate_counters(state, file);
   validate_arrays(state.model, "/model", file);
   validate_arrays(state.optimizer, "/optimizer", file);
+  validate_arrays(state.best_weights, "/best_weights", file);
   for (const auto& [name, value] : state.optimizer_counters) {
     if (name.empty() || name == kOptimizerNameAttribute || name.find('\0') != std::string::npos) {
       throw Error(file +
@@ -242,6 +244,29 @@ void read_arrays(hid_t group, const std::string& where, const std::string& prefi
   }
 }
 
+// One "row" of named doubles (/progress, /callbacks): the same dataset layout as /history.
+void write_named_doubles(hid_t file_id, const char* group_name, const std::map<std::string, double>& values,
+                         const std::string& file) {
+  History row;
+  if (!values.empty()) row.add_row(values);
+  h5::Handle group = h5::create_group(file_id, group_name, file);
+  write_history_datasets(group.get(), row, h5::DatasetOptions{}, file);
+}
+
+std::map<std::string, double> read_named_doubles(hid_t root, const std::string& where, const std::string& path) {
+  h5::Handle group = h5::open_group(root, where, path);
+  const History row = read_history_datasets(group.get(), where, "", path);
+  std::map<std::string, double> values;
+  for (std::size_t k = 0; k < row.keys.size(); ++k) {
+    if (row.columns[k].size() != 1) {
+      throw Error(path + ": expected " + where + "/" + row.keys[k] + " to hold 1 value, found " +
+                  std::to_string(row.columns[k].size()));
+    }
+    values[row.keys[k]] = row.columns[k][0];
+  }
+  return values;
+}
+
 void write_contents(hid_t file_id, const CheckpointState& state, const std::string& file) {
   h5::write_attribute_int(file_id, "format_version", kCheckpointFormatVersion, file);
   h5::write_attribute_string(file_id, "model_spec", state.model_spec, file);
@@ -269,12 +294,11 @@ void write_contents(hid_t file_id, const CheckpointState& state, const std::stri
     h5::Handle history = h5::create_group(file_id, "history", file);
     write_history_datasets(history.get(), state.history, h5::DatasetOptions{}, file);
   }
+  write_named_doubles(file_id, "progress", state.epoch_progress, file);
+  write_named_doubles(file_id, "callbacks", state.callbacks, file);
   {
-    // One "row" of named doubles: the same dataset layout as /history.
-    History progress;
-    if (!state.epoch_progress.empty()) progress.add_row(state.epoch_progress);
-    h5::Handle group = h5::create_group(file_id, "progress", file);
-    write_history_datasets(group.get(), progress, h5::DatasetOptions{}, file);
+    h5::Handle best = h5::create_group(file_id, "best_weights", file);
+    write_arrays(best.get(), state.best_weights, file);
   }
 }
 
@@ -342,16 +366,11 @@ CheckpointState read_checkpoint(const std::string& path) {
     h5::Handle history = h5::open_group(root, "/history", path);
     state.history = read_history_datasets(history.get(), "/history", "", path);
   }
+  state.epoch_progress = read_named_doubles(root, "/progress", path);
+  state.callbacks = read_named_doubles(root, "/callbacks", path);
   {
-    h5::Handle group = h5::open_group(root, "/progress", path);
-    const History progress = read_history_datasets(group.get(), "/progress", "", path);
-    for (std::size_t k = 0; k < progress.keys.size(); ++k) {
-      if (progress.columns[k].size() != 1) {
-        throw Error(path + ": expected /progress/" + progress.keys[k] + " to hold 1 value, found " +
-                    std::to_string(progress.columns[k].size()));
-      }
-      state.epoch_progress[progress.keys[k]] = progress.columns[k][0];
-    }
+    h5::Handle best = h5::open_group(root, "/best_weights", path);
+    read_arrays(best.get(), "/best_weights", "", state.best_weights, path);
   }
   return state;
 }

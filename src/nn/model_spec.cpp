@@ -90,6 +90,12 @@ const std::vector<Preset>& presets() {
        "conv64x3same-conv64x3same-drop0.5-pool2-conv128x3same-drop0.5-pool2-conv256x3-drop0.5-gap-dense10",
        "four convs with dropout and global average pooling"},
       {"cnn-2x64", "conv64x3-pool2-conv64x3-pool2-flatten-dense128-dense10", "two valid 64-filter convs, Dense(128)"},
+      {"cnn-bn", "conv32x3samelinear-bn-relu-pool2-conv64x3samelinear-bn-relu-pool2-flatten-dense128-dense10",
+       "the benchmark's '2 conv + BatchNorm': cnn with BatchNormalization before each conv's ReLU"},
+      {"vgg-bn",
+       "conv32x3samelinear-bn-relu-conv32x3samelinear-bn-relu-pool2-conv64x3samelinear-bn-relu-conv64x3samelinear-bn-"
+       "relu-pool2-flatten-dense256linear-bn-relu-drop0.5-dense10",
+       "VGG-style: two blocks of two BN convs (32, 64) with pooling, Dense(256) with BN and dropout"},
   };
   return all;
 }

@@ -1,4 +1,5 @@
-// loss_i = logsumexp(z_i) - z_i[y_i]; dloss_i/dz_i = softmax(z_i) - onehot(y_i).
+// loss_i = logsumexp(z_i) - sum_k t_k z_i[k] with targets t = onehot(y_i) (1 - ls) + ls / K
+// (Keras' label smoothing; sum_k t_k = 1); dloss_i/dz_i = softmax(z_i) - t.
 // Computed in double per sample so the log-sum-exp is accurate for large logits.
 #include "fmnist/nn/softmax_cross_entropy.h"
 
@@ -31,11 +32,13 @@ void softmax_probabilities(const Tensor& logits, float* probabilities) {
 }
 
 LossSums softmax_cross_entropy(const Tensor& logits, const std::int32_t* labels, float gradient_scale,
-                               Tensor* dlogits) {
+                               Tensor* dlogits, float label_smoothing) {
   const int n = logits.shape().n;
   const int classes = static_cast<int>(logits.shape().per_sample());
   LossSums sums;
   sums.count = n;
+  const double off_target = static_cast<double>(label_smoothing) / classes;
+  const double on_target = 1.0 - static_cast<double>(label_smoothing) + off_target;
   for (int i = 0; i < n; ++i) {
     const float* z = logits.data() + static_cast<std::size_t>(i) * classes;
     const int best = predicted_class(z, classes);
@@ -43,13 +46,19 @@ LossSums softmax_cross_entropy(const Tensor& logits, const std::int32_t* labels,
     double denom = 0.0;
     for (int k = 0; k < classes; ++k) denom += std::exp(static_cast<double>(z[k]) - max_logit);
     const double log_denom = std::log(denom) + max_logit;
-    sums.loss += log_denom - z[labels[i]];
+    double target_logit = 0.0;  // sum_k t_k z_k
+    if (label_smoothing == 0.0f) {
+      target_logit = z[labels[i]];
+    } else {
+      for (int k = 0; k < classes; ++k) target_logit += (k == labels[i] ? on_target : off_target) * z[k];
+    }
+    sums.loss += log_denom - target_logit;
     if (best == labels[i]) ++sums.correct;
     if (dlogits) {
       float* d = dlogits->data() + static_cast<std::size_t>(i) * classes;
       for (int k = 0; k < classes; ++k) {
         const double p = std::exp(static_cast<double>(z[k]) - log_denom);
-        d[k] = gradient_scale * static_cast<float>(p - (k == labels[i] ? 1.0 : 0.0));
+        d[k] = gradient_scale * static_cast<float>(p - (k == labels[i] ? on_target : off_target));
       }
     }
   }

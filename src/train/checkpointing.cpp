@@ -83,6 +83,19 @@ CheckpointState capture_checkpoint(Trainer& trainer) {
                           {"count", static_cast<double>(sums.count)},
                           {"seconds", sums.seconds}};
   state.history = trainer.history();
+  state.callbacks = trainer.callback_state();
+  // EarlyStopping's best weights, split by the same named views as /model.
+  const std::vector<float>& best = trainer.best_weights();
+  if (!best.empty()) {
+    std::size_t offset = 0;
+    for (const ParamArena* arena : {&params, &static_cast<const Sequential&>(trainer.model()).non_trainable()}) {
+      for (const ParamView& v : arena->views())
+        state.best_weights.push_back({v.path, v.shape,
+                                      std::vector<float>(best.data() + offset + v.offset,
+                                                         best.data() + offset + v.offset + v.size)});
+      offset += arena->size();
+    }
+  }
   return state;
 }
 
@@ -100,12 +113,27 @@ void restore_checkpoint(Trainer& trainer, const CheckpointState& state, const st
                 optimizer.name() + "'");
   const auto saved = parse_config_text(state.config);
   const auto current = parse_config_text(config_to_text(trainer.config()));
-  for (const char* key : {"batch-size", "seed", "validation-split", "no-normalize"}) {
+  auto check_same = [&](const std::string& key, const char* why) {
     auto it = saved.find(key);
     if (it == saved.end()) throw Error(path + ": config has no '" + key + "'");
     if (it->second != current.at(key))
-      throw Error(path + ": --" + key + " " + current.at(key) + " differs from the checkpoint's " + it->second +
-                  " (it fixes the order of training samples)");
+      throw Error(path + ": --" + key + " '" + current.at(key) + "' differs from the checkpoint's '" + it->second +
+                  "' (" + why + ")");
+  };
+  for (const char* key : {"batch-size", "seed", "validation-split", "no-normalize"})
+    check_same(key, "it fixes the order of training samples");
+  for (const std::string& key : training_option_keys()) check_same(key, "it changes the training");
+  // EarlyStopping's best weights: assembled in arena order, every view present with its shape.
+  std::vector<float> best_weights;
+  if (!state.best_weights.empty()) {
+    for (const ParamArena* arena : {&trainer.model().params(), &trainer.model().non_trainable()}) {
+      const std::size_t base = best_weights.size();
+      best_weights.resize(base + arena->size());
+      for (const ParamView& v : arena->views()) {
+        const NamedArray& a = find_array(state.best_weights, "best_weights", v.path, v.shape, path);
+        std::memcpy(best_weights.data() + base + v.offset, a.values.data(), sizeof(float) * v.size);
+      }
+    }
   }
   const ParamArena& params = trainer.model().params();
   for (auto& [name, values] : optimizer.state())
@@ -116,7 +144,8 @@ void restore_checkpoint(Trainer& trainer, const CheckpointState& state, const st
     throw Error(path + ": inconsistent position (epoch " + std::to_string(state.epoch) + ", step " +
                 std::to_string(state.step_in_epoch) + ", global step " + std::to_string(state.global_step) + ")");
 
-  // 2. Load.
+  // 2. Load (the callback state first: it is the last thing that can still throw).
+  trainer.set_callback_state(state.callbacks, std::move(best_weights), path);
   load_parameters(trainer.model(), state, path);
   for (auto& [name, values] : optimizer.state())
     for (const ParamView& v : params.views()) {

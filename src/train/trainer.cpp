@@ -22,10 +22,31 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// The value of `metric` in an epoch's metrics; throws Error when the run does not compute it.
+double metric_value(const std::map<std::string, double>& metrics, const std::string& metric) {
+  auto it = metrics.find(metric);
+  if (it == metrics.end()) throw Error("monitored metric '" + metric + "' is not computed by this run");
+  return it->second;
+}
+
 }  // namespace
 
 Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm, std::ostream* log)
-    : config_(config), data_(std::move(data)), comm_(comm), log_(log), batch_stats_(comm) {
+    : config_(config),
+      data_(std::move(data)),
+      comm_(comm),
+      log_(log),
+      batch_stats_(comm),
+      augmenter_(config.augment, data_.train.rows, data_.train.cols),
+      early_stopping_(config.early_stopping),
+      best_checkpoint_value_(config.best_checkpoint_monitor.worst()) {
+  LrScheduleOptions& schedule = config_.schedule;
+  if (schedule.kind == ScheduleKind::kCosine && schedule.decay_steps == 0)
+    // To the end of training: what the run's total steps leave after the warm-up.
+    schedule.decay_steps = std::max<std::int64_t>(
+        1, config_.epochs * steps_per_epoch(data_.train.count, config_.batch_size) - schedule.warmup_steps);
+  if (schedule.kind == ScheduleKind::kPlateau)
+    plateau_ = std::make_unique<ReduceLrOnPlateau>(schedule, config_.optimizer.learning_rate);
   if (config_.batch_size < comm_.size())
     throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) +
                 ") must be at least the number of ranks (" + std::to_string(comm_.size()) + ")");
@@ -59,12 +80,13 @@ LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_ba
 
   LossSums local;
   gather_batch(data_.train, ids, n, config_.normalize, model_->input(), labels_.data());
+  augmenter_.apply(config_.seed, position_.epoch, ids, model_->input());
   Clock::time_point forward_done = Clock::now();
   ForwardContext ctx{Mode::kTrain, config_.seed, position_.epoch, ids, &batch_stats_};
   if (n > 0) {
     const Tensor& logits = model_->forward(ctx);
     local = softmax_cross_entropy(logits, labels_.data(), 1.0f / static_cast<float>(global_batch),
-                                  &model_->logits_grad());
+                                  &model_->logits_grad(), config_.label_smoothing);
     forward_done = Clock::now();
     model_->backward(on_grads_ready_);
   } else {
@@ -76,6 +98,7 @@ LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_ba
   const Clock::time_point wait_start = Clock::now();
   sync_->finish();
   const Clock::time_point optimizer_start = Clock::now();
+  optimizer_->set_learning_rate(static_cast<float>(learning_rate_at(position_.global_step)));
   optimizer_->step(params.values(), params.grads(), params.size());
   const Clock::time_point metrics_start = Clock::now();
 
@@ -94,9 +117,15 @@ LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_ba
   return LossSums{loss, counts[0], counts[1]};
 }
 
-FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
+double Trainer::learning_rate_at(std::int64_t step) const {
+  if (plateau_) return plateau_->learning_rate();
+  return scheduled_learning_rate(config_.schedule, config_.optimizer.learning_rate, step);
+}
+
+FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint, const std::function<void()>& on_best) {
   const Dataset& train = data_.train;
   if (train.count == 0) throw Error("the training set is empty");
+  if (early_stopping_.stopped()) return FitOutcome::kCompleted;
   const std::int64_t steps = steps_per_epoch(train.count, config_.batch_size);
   Progress progress(log_ ? *log_ : std::cout, live_progress_);
   while (position_.epoch < config_.epochs) {
@@ -163,12 +192,45 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
     }
     row.emplace_back("epoch_seconds", report.seconds);
     row.emplace_back("samples_per_second", report.samples_per_second);
-    row.emplace_back("lr", static_cast<double>(optimizer_->learning_rate()));
+    // The rate of the epoch's last step (the per-step schedules change it every step).
+    row.emplace_back("lr", static_cast<double>(static_cast<float>(
+                               learning_rate_at(std::max<std::int64_t>(0, position_.global_step - 1)))));
     history_.add_row(row);
+    std::map<std::string, double> metrics(row.begin(), row.end());
+    const std::int64_t epoch = position_.epoch;
     ++position_.epoch;
     position_.step_in_epoch = 0;
     epoch_sums_ = EpochSums{};
+
+    // Callbacks, in Keras' order of a typical callbacks list: ModelCheckpoint(save_best_only),
+    // ReduceLROnPlateau, EarlyStopping.
+    if (config_.best_checkpoint) {
+      const double value = metric_value(metrics, config_.best_checkpoint_monitor.metric);
+      if (config_.best_checkpoint_monitor.improves(value, best_checkpoint_value_)) {
+        best_checkpoint_value_ = value;
+        if (on_best) on_best();
+      }
+    }
+    if (plateau_) {
+      const double before = plateau_->learning_rate();
+      plateau_->on_epoch_end(metric_value(metrics, config_.schedule.plateau_monitor.metric));
+      if (log_ && plateau_->learning_rate() != before)
+        *log_ << "Epoch " << epoch + 1 << ": ReduceLROnPlateau reducing learning rate to " << plateau_->learning_rate()
+              << ".\n";
+    }
+    bool stop_early = false;
+    if (config_.early_stopping.enabled) {
+      stop_early = early_stopping_.on_epoch_end(epoch, metric_value(metrics, config_.early_stopping.monitor.metric),
+                                                {&model_->params(), &model_->non_trainable()});
+      if (log_ && stop_early) {
+        *log_ << "Epoch " << epoch + 1 << ": early stopping\n";
+        if (config_.early_stopping.restore_best_weights)
+          *log_ << "Restoring model weights from the end of the best epoch: " << early_stopping_.best_epoch() + 1
+                << ".\n";
+      }
+    }
     if (on_checkpoint) on_checkpoint();
+    if (stop_early) return FitOutcome::kCompleted;
   }
   return FitOutcome::kCompleted;
 }
@@ -197,7 +259,7 @@ EvalResult Trainer::evaluate(const Dataset& data, std::vector<std::int64_t>* con
   double loss = 0.0;
   if (confusion) confusion->assign(static_cast<std::size_t>(classes) * classes, 0);
   for_each_eval_batch(data, [&](int /*begin*/, int n, const Tensor& logits) {
-    const LossSums sums = softmax_cross_entropy(logits, labels_.data(), 0.0f, nullptr);
+    const LossSums sums = softmax_cross_entropy(logits, labels_.data(), 0.0f, nullptr, config_.label_smoothing);
     loss += sums.loss;
     counts[0] += sums.correct;
     counts[1] += sums.count;
@@ -250,6 +312,46 @@ void Trainer::broadcast_state(int root) {
   std::size_t next = 5;
   for (auto& [name, value] : counters) value = integers[next++];
   optimizer_->set_counters(counters);
+
+  // Callback state: every rank has the same keys (the same config), root's values win.
+  std::map<std::string, double> callbacks = callback_state();
+  std::vector<double> values;
+  for (const auto& [key, value] : callbacks) values.push_back(value);
+  comm_.broadcast(values.data(), values.size(), root);
+  next = 0;
+  for (auto& [key, value] : callbacks) value = values[next++];
+  std::vector<float> best = early_stopping_.best_weights();
+  std::int64_t best_size = static_cast<std::int64_t>(best.size());
+  comm_.broadcast(&best_size, 1, root);
+  best.resize(static_cast<std::size_t>(best_size));
+  comm_.broadcast(best.data(), best.size(), root);
+  set_callback_state(callbacks, std::move(best), "broadcast state");
+}
+
+std::map<std::string, double> Trainer::callback_state() const {
+  std::map<std::string, double> state;
+  if (plateau_) plateau_->save(state);
+  if (config_.early_stopping.enabled) early_stopping_.save(state);
+  if (config_.best_checkpoint) state["best_checkpoint_best"] = best_checkpoint_value_;
+  return state;
+}
+
+void Trainer::set_callback_state(const std::map<std::string, double>& state, std::vector<float> best_weights,
+                                 const std::string& file) {
+  if (plateau_) plateau_->load(state, file);
+  if (config_.early_stopping.enabled) {
+    const std::size_t expected = model_->params().size() + model_->non_trainable().size();
+    if (!best_weights.empty() && best_weights.size() != expected)
+      throw Error(file + ": EarlyStopping's best weights hold " + std::to_string(best_weights.size()) +
+                  " values, the model has " + std::to_string(expected));
+    early_stopping_.load(state, std::move(best_weights), file);
+  }
+  if (config_.best_checkpoint) {
+    auto it = state.find("best_checkpoint_best");
+    if (it == state.end())
+      throw Error(file + ": /callbacks has no 'best_checkpoint_best' (the checkpoint is of a run without --best-checkpoint-monitor?)");
+    best_checkpoint_value_ = it->second;
+  }
 }
 
 void Trainer::check_replicas() {

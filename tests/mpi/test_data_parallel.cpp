@@ -127,6 +127,32 @@ INSTANTIATE_TEST_SUITE_P(Models, DataParallel,
                                            "flatten-dense64-drop0.5-dense10",
                                            "conv4x3samelinear-bn-relu-pool2-flatten-dense16linear-bn-relu-dense10"));
 
+// BatchNormalization, augmentation, a cosine schedule with warm-up and label smoothing all on:
+// still the single-process training. Without augmentation the result is different, so the
+// transforms are really applied.
+TEST(DataParallelAccuracyFeatures, BnAugmentationScheduleMatchSingleProcessAfter20Steps) {
+  TrainConfig config = with_optimizer_for(
+      small_config("conv4x3samelinear-bn-relu-pool2-flatten-dense16linear-bn-relu-dense10", 30, 20));
+  config.augment = parse_augment("flip,shift2,erase");
+  config.schedule.kind = ScheduleKind::kCosine;
+  config.schedule.warmup_steps = 5;
+  config.schedule.decay_steps = 15;
+  config.label_smoothing = 0.1f;
+  const DataSplits data = testing::synthetic_splits(400, 0, 0);
+  Runs r = train_both(config, data);
+  const double diff = max_relative_difference(r.distributed->model(), r.single->model());
+  if (r.world->rank() == 0)
+    std::printf("[ bn+augment+cosine ] np=%d: largest difference vs one process: %.3g (relative)\n",
+                r.world->size(), diff);
+  EXPECT_LT(diff, 1e-5);
+  EXPECT_EQ(r.distributed->position().global_step, 20);
+
+  TrainConfig plain = config;
+  plain.augment = AugmentOptions{};
+  Runs p = train_both(plain, data);
+  EXPECT_GT(max_relative_difference(p.distributed->model(), r.distributed->model()), 1e-3);
+}
+
 // The last global batch (3 samples) is smaller than 4 ranks: a rank with an empty share must
 // still join every BatchNormalization reduction and update its moving statistics.
 TEST(DataParallelBatchNorm, RanksWithoutSamplesKeepTheReplicasEqual) {

@@ -46,6 +46,28 @@ TEST_P(NoAllocation, SteadyStateStepsAllocateNothing) {
   EXPECT_EQ(g_allocations.load() - before, 0) << "allocations in 6 training steps of " << GetParam();
 }
 
+// Augmentation, a schedule and label smoothing add no allocation to the step.
+TEST(NoAllocationAugmented, SteadyStateStepsAllocateNothing) {
+  Communicator world;
+  TrainConfig config;
+  config.model = "conv4x3samelinear-bn-relu-pool2-flatten-dense16-dense10";
+  config.batch_size = 30;
+  config.bucket_mb = 0.01;
+  config.augment = parse_augment("flip,shift2,erase");
+  config.schedule.kind = ScheduleKind::kCosine;
+  config.schedule.warmup_steps = 3;
+  config.label_smoothing = 0.1f;
+  Trainer trainer(config, testing::synthetic_splits(300, 0, 0), world, nullptr);
+  trainer.initialize_parameters();
+  const std::vector<std::int32_t> order = epoch_permutation(config.seed, 0, 300);
+  bool stop = false;
+  trainer.train_step(order.data(), 30, &stop);
+  const long before = g_allocations.load();
+  for (int step = 1; step < 6; ++step) trainer.train_step(order.data() + step * 30, 30, &stop);
+  trainer.train_step(order.data() + 270, 20, &stop);
+  EXPECT_EQ(g_allocations.load() - before, 0) << "allocations in 6 augmented training steps";
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, NoAllocation,
                          ::testing::Values("conv4x3same-pool2-conv8x3-flatten-dense16-drop0.3-dense10",
                                            "conv4x3s2same-relu-gap-dense10", "flatten-dense32-dense10",

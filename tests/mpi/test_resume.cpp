@@ -149,6 +149,98 @@ TEST(Resume, OneProcessContinuesAnNRankRunWithinTolerance) {
   if (world.rank() == 0) std::filesystem::remove_all(std::filesystem::path(file).parent_path());
 }
 
+// Augmentation, reduce-on-plateau, EarlyStopping with restore_best_weights and a best
+// checkpoint, resumed from a mid-epoch checkpoint at the same np: parameters, moving
+// statistics, callback state, best weights, the history and the last best checkpoint all
+// equal the straight run's bit for bit. Monitoring val_loss with mode max makes every later
+// epoch a non-improvement, so the plateau reduces and EarlyStopping stops within the run.
+TrainConfig callbacks_config() {
+  TrainConfig c = resume_config();
+  c.epochs = 6;
+  c.augment = parse_augment("flip,shift2,erase");
+  c.label_smoothing = 0.1f;
+  c.schedule.kind = ScheduleKind::kPlateau;
+  c.schedule.plateau_monitor = Monitor{"val_loss", MonitorMode::kMax, 0.0};
+  c.schedule.plateau_patience = 1;
+  c.schedule.plateau_factor = 0.5;
+  c.early_stopping.enabled = true;
+  c.early_stopping.monitor = Monitor{"val_loss", MonitorMode::kMax, 0.0};
+  c.early_stopping.patience = 3;
+  c.early_stopping.restore_best_weights = true;
+  c.best_checkpoint = true;
+  c.best_checkpoint_monitor = Monitor{"val_accuracy", MonitorMode::kAuto, 0.0};
+  return c;
+}
+
+/// Every checkpointed array and number of `s` but the wall-clock ones, as float arrays. The
+/// history only with `with_history` (a resumed run keeps it on rank 0, the one that writes it).
+std::vector<NamedArray> comparable(const CheckpointState& s, bool with_history) {
+  std::vector<NamedArray> out = s.model;
+  out.insert(out.end(), s.optimizer.begin(), s.optimizer.end());
+  for (const NamedArray& a : s.best_weights) out.push_back({"best_weights/" + a.path, a.shape, a.values});
+  for (const auto& [key, value] : s.callbacks) out.push_back({"callbacks/" + key, {1}, {static_cast<float>(value)}});
+  for (std::size_t k = 0; with_history && k < s.history.keys.size(); ++k) {
+    if (s.history.keys[k] == "epoch_seconds" || s.history.keys[k] == "samples_per_second") continue;
+    std::vector<float> values(s.history.columns[k].begin(), s.history.columns[k].end());
+    out.push_back({"history/" + s.history.keys[k], {values.size()}, values});
+  }
+  out.push_back({"position", {3}, {static_cast<float>(s.epoch), static_cast<float>(s.step_in_epoch),
+                                   static_cast<float>(s.global_step)}});
+  return out;
+}
+
+void expect_same(const CheckpointState& a, const CheckpointState& b, const char* what, bool with_history) {
+  const std::vector<NamedArray> x = comparable(a, with_history), y = comparable(b, with_history);
+  ASSERT_EQ(x.size(), y.size()) << what;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(x[i].path, y[i].path) << what;
+    EXPECT_EQ(0, std::memcmp(x[i].values.data(), y[i].values.data(), sizeof(float) * x[i].values.size()))
+        << what << ": " << x[i].path << " differs";
+  }
+  EXPECT_EQ(a.callbacks, b.callbacks) << what;  // the doubles themselves, not only as floats
+}
+
+TEST(Resume, CallbacksAndScheduleResumeBitwiseFromMidEpoch) {
+  Communicator world;
+  const DataSplits data = testing::synthetic_splits(200, 40, 0);
+  const std::string file = shared_temp_dir(world) + "/ckpt.h5";
+  const std::int64_t at = 15;  // inside epoch 2 (9 steps per epoch)
+
+  Trainer straight(callbacks_config(), data, world, nullptr);
+  straight.initialize_parameters();
+  CheckpointState straight_best;
+  straight.fit([&] {
+    if (straight.position().global_step == at && world.rank() == 0) write_checkpoint(file, capture_checkpoint(straight));
+  }, [&] { straight_best = capture_checkpoint(straight); });
+  world.barrier();
+  ASSERT_TRUE(straight.early_stopped()) << "the test should exercise EarlyStopping";
+  ASSERT_LT(straight.position().epoch, 6);
+  ASSERT_FALSE(straight.best_weights().empty());
+  const std::vector<double>& lr = straight.history().column("lr");
+  ASSERT_LT(lr.back(), lr.front()) << "the test should exercise the plateau";
+
+  Trainer resumed(callbacks_config(), data, world, nullptr);
+  if (world.rank() == 0) restore_checkpoint(resumed, read_checkpoint(file), file);
+  resumed.broadcast_state(0);
+  CheckpointState resumed_best;
+  bool resumed_saved_best = false;
+  resumed.fit({}, [&] {
+    resumed_best = capture_checkpoint(resumed);
+    resumed_saved_best = true;
+  });
+  EXPECT_TRUE(resumed.early_stopped());
+  const bool root = world.rank() == 0;
+  expect_same(capture_checkpoint(straight), capture_checkpoint(resumed), "final state", root);
+  if (resumed_saved_best && straight_best.global_step > at)
+    expect_same(straight_best, resumed_best, "best checkpoint", root);
+  // A run EarlyStopping ended does not train again when resumed.
+  const std::int64_t steps = resumed.position().global_step;
+  EXPECT_EQ(resumed.fit(), FitOutcome::kCompleted);
+  EXPECT_EQ(resumed.position().global_step, steps);
+  world.barrier();
+  if (world.rank() == 0) std::filesystem::remove_all(std::filesystem::path(file).parent_path());
+}
+
 TEST(Resume, MismatchedCheckpointIsRejectedAndNothingLoaded) {
   Communicator self(CommScope::kSelf);
   const DataSplits data = testing::synthetic_splits(48, 0, 0);
@@ -177,6 +269,17 @@ TEST(Resume, MismatchedCheckpointIsRejectedAndNothingLoaded) {
   Trainer same_model(resume_config(), data, self, nullptr);
   same_model.initialize_parameters();
   EXPECT_THROW(restore_checkpoint(different_batch, capture_checkpoint(same_model), "b.h5"), Error);
+
+  // An option that changes the training (here the augmentation) must match too.
+  TrainConfig augmented = resume_config();
+  augmented.augment = parse_augment("flip");
+  Trainer different_augment(augmented, data, self, nullptr);
+  try {
+    restore_checkpoint(different_augment, capture_checkpoint(same_model), "c.h5");
+    FAIL() << "a checkpoint without augmentation was accepted by an augmented run";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--augment"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

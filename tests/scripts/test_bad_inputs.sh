@@ -17,6 +17,7 @@ head -c $((size / 2)) "$data_dir/train-images-idx3-ubyte.gz" >"$truncated/train-
   gzip -c >"$bad_magic/train-labels-idx1-ubyte.gz"
 echo "model = cnn" >"$work/good.cfg"
 printf 'model = cnn\nbogus-key = 3\n' >"$work/bad.cfg"
+printf 'model = cnn-bn\naugment = flip,rotate\n' >"$work/bad-augment.cfg"
 
 # name | expected words in the message | arguments
 cases=(
@@ -31,6 +32,19 @@ cases=(
   "bad config key|bogus-key|--config $work/bad.cfg"
   "missing config|$work/none.cfg|--config $work/none.cfg"
   "bad spec token|token 'bogus'|--model conv32x3-bogus-dense10"
+  "unknown augmentation|--augment: unknown augmentation 'rotate'|--augment flip,rotate"
+  "unknown augmentation in a config file|--augment: unknown augmentation 'rotate'|--config $work/bad-augment.cfg"
+  "shift out of range|unknown augmentation 'shift9'|--augment shift9"
+  "unknown schedule|--lr-schedule|--lr-schedule linear"
+  "plateau factor out of range|--plateau-factor: expected a value in (0, 1)|--lr-schedule plateau --plateau-factor 1.5"
+  "cosine alpha out of range|--lr-alpha|--lr-schedule cosine --lr-alpha 2"
+  "exponential without decay steps|--decay-steps|--lr-schedule exponential"
+  "piecewise values count|--lr-values|--lr-schedule piecewise --lr-boundaries 100,200 --lr-values 0.1,0.01"
+  "label smoothing out of range|--label-smoothing|--label-smoothing 1"
+  "monitored metric that does not exist|metric 'val_acc' does not exist|--early-stopping-monitor val_acc"
+  "validation metric without validation|--best-checkpoint-monitor: metric 'val_loss'|--best-checkpoint-monitor val_loss --validation-split 0"
+  "plateau metric that does not exist|--plateau-monitor|--lr-schedule plateau --plateau-monitor lr"
+  "bad monitor mode|--early-stopping-mode|--early-stopping-monitor loss --early-stopping-mode up"
 )
 
 for entry in "${cases[@]}"; do
@@ -41,5 +55,7 @@ done
 # The same errors under MPI: every rank stops, the message appears once.
 expect_one_line_error "truncated gzip" "train-images-idx3-ubyte.gz" 2 --data-dir "$truncated" --max-steps 1
 expect_one_line_error "negative lr" "--lr" 2 --lr -0.5
+expect_one_line_error "unknown augmentation" "--augment" 2 --augment flip,rotate
+expect_one_line_error "monitored metric that does not exist" "val_acc" 2 --early-stopping-monitor val_acc
 expect_one_line_error "batch smaller than ranks" "--batch-size" 4 --batch-size 3 --data-dir "$data_dir"
 echo "bad inputs: all rejected cleanly"

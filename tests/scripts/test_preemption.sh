@@ -6,6 +6,10 @@
 #  2. kill -9 of every process at random moments, five times in a row, each followed by
 #     --resume auto: every checkpoint left behind opens (--evaluate), and the run finishes
 #     with normal accuracy.
+#  3. The same signal to a run with BatchNormalization, augmentation, reduce-on-plateau,
+#     EarlyStopping (restore_best_weights) and a best checkpoint: after resuming, the final
+#     checkpoint and best.h5 hold the same arrays, callback state and counters as a straight
+#     run's (h5diff, bit for bit; only wall-clock fields and the output folder differ).
 set -uo pipefail
 # shellcheck source=tests/scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -18,23 +22,31 @@ values() { cut -d, -f1-5,8 "$1"; }
 
 straight=$(mpi 2 "$fmnist" "${train[@]}" --output-dir "$work/straight") || fail "uninterrupted run failed"
 
+# signal_during_epoch_2 DIR ARGS...: starts fmnist_dist ARGS at np=2 writing to DIR, sends
+# SIGUSR1 to one rank half a second into epoch 2, and checks the exit status 75.
+signal_during_epoch_2() {
+  local dir="$1" launcher status rank_pid
+  shift
+  mpi 2 "$fmnist" "$@" --output-dir "$dir" >"$dir.log" 2>&1 &
+  launcher=$!
+  for _ in $(seq 1 600); do
+    [[ -f "$dir/history.csv" ]] && break
+    sleep 0.1
+  done
+  [[ -f "$dir/history.csv" ]] || fail "epoch 1 never finished"
+  sleep 0.5
+  rank_pid=$(pgrep -f "fmnist_dist.*$dir" | tail -n 1)
+  [[ -n "$rank_pid" ]] || fail "no rank process to signal"
+  kill -USR1 "$rank_pid"
+  wait "$launcher"
+  status=$?
+  cat "$dir.log"
+  [[ $status -eq 75 ]] || fail "expected exit status 75 after SIGUSR1, found $status"
+  grep -q "checkpoint written" "$dir.log" || fail "no checkpoint message"
+}
+
 # 1. A signal to one rank during epoch 2.
-mpi 2 "$fmnist" "${train[@]}" --output-dir "$work/signal" >"$work/signal.log" 2>&1 &
-launcher=$!
-for _ in $(seq 1 600); do
-  [[ -f "$work/signal/history.csv" ]] && break
-  sleep 0.1
-done
-[[ -f "$work/signal/history.csv" ]] || fail "epoch 1 never finished"
-sleep 0.5
-rank_pid=$(pgrep -f "fmnist_dist.*$work/signal" | tail -n 1)
-[[ -n "$rank_pid" ]] || fail "no rank process to signal"
-kill -USR1 "$rank_pid"
-wait "$launcher"
-status=$?
-cat "$work/signal.log"
-[[ $status -eq 75 ]] || fail "expected exit status 75 after SIGUSR1, found $status"
-grep -q "checkpoint written" "$work/signal.log" || fail "no checkpoint message"
+signal_during_epoch_2 "$work/signal" "${train[@]}"
 resumed=$(mpi 2 "$fmnist" "${train[@]}" --output-dir "$work/signal" --resume auto) || fail "resume failed"
 echo "$resumed" | grep "resumed from" || fail "the run did not resume from a checkpoint"
 diff <(values "$work/straight/history.csv") <(values "$work/signal/history.csv") ||
@@ -68,3 +80,36 @@ rows=$(($(wc -l <"$work/crash/history.csv") - 1))
 echo "after 5 crashes: test_accuracy $accuracy, $rows history rows"
 [[ $rows -eq 3 ]] || fail "expected 3 history rows, found $rows"
 awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.80) }' || fail "test_accuracy $accuracy < 0.80"
+
+# 3. Callbacks and schedule state across a signal. Monitoring val_loss with mode max makes
+# every epoch after the first a non-improvement: the plateau halves the rate each epoch and
+# EarlyStopping stops after epoch 4 of 6, restoring epoch 1's weights.
+callbacks=(--data-dir "$data_dir" --model flatten-dense64linear-bn-relu-dense10 --epochs 6 --batch-size 64 --seed 4
+  --threads 1 --augment flip,shift1,erase --lr-schedule plateau --plateau-monitor val_loss --plateau-mode max
+  --plateau-patience 1 --plateau-factor 0.5 --early-stopping-monitor val_loss --early-stopping-mode max
+  --early-stopping-patience 3 --restore-best-weights --best-checkpoint-monitor val_accuracy --label-smoothing 0.1)
+mpi 2 "$fmnist" "${callbacks[@]}" --output-dir "$work/cb-straight" >"$work/cb-straight.log" 2>&1 ||
+  fail "uninterrupted callbacks run failed: $(tail -n 3 "$work/cb-straight.log")"
+grep -q "early stopping" "$work/cb-straight.log" || fail "EarlyStopping did not stop the run"
+signal_during_epoch_2 "$work/cb-signal" "${callbacks[@]}"
+mpi 2 "$fmnist" "${callbacks[@]}" --output-dir "$work/cb-signal" --resume auto >"$work/cb-resumed.log" 2>&1 ||
+  fail "resume of the callbacks run failed: $(tail -n 3 "$work/cb-resumed.log")"
+grep -q "resumed from" "$work/cb-resumed.log" || fail "the callbacks run did not resume from a checkpoint"
+same_checkpoint() {
+  local a="$1" b="$2" group
+  for group in /model /optimizer /callbacks /best_weights /history/loss /history/val_accuracy /history/lr; do
+    h5diff -r "$a" "$b" "$group" "$group" >"$work/h5diff.out" 2>&1 ||
+      { cat "$work/h5diff.out"; fail "$group differs between $a and $b"; }
+  done
+  for attribute in epoch step_in_epoch global_step; do
+    [[ "$(h5dump -a "/$attribute" "$a" | grep -A1 DATA)" == "$(h5dump -a "/$attribute" "$b" | grep -A1 DATA)" ]] ||
+      fail "attribute $attribute differs between $a and $b"
+  done
+}
+final_straight="$work/cb-straight/checkpoints/$(cat "$work/cb-straight/checkpoints/latest")"
+final_resumed="$work/cb-signal/checkpoints/$(cat "$work/cb-signal/checkpoints/latest")"
+same_checkpoint "$final_straight" "$final_resumed"
+same_checkpoint "$work/cb-straight/checkpoints/best.h5" "$work/cb-signal/checkpoints/best.h5"
+[[ "$(tail -n 1 "$work/cb-straight.log")" == "$(tail -n 1 "$work/cb-resumed.log")" ]] ||
+  fail "test line differs: '$(tail -n 1 "$work/cb-straight.log")' vs '$(tail -n 1 "$work/cb-resumed.log")'"
+echo "callbacks: signal, resume; final checkpoint and best.h5 equal the straight run's"

@@ -2,6 +2,8 @@
 // version checks, atomic writes, checkpoint folder rotation, and the history files (HDF5 + CSV).
 // Set FMNIST_KEEP_TEST_FILES=1 to keep the files written (their folder is printed).
 #include <gtest/gtest.h>
+
+#include <limits>
 #include <hdf5.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -89,6 +91,10 @@ CheckpointState make_state() {
                          {"val_accuracy", -0.0}});
   state.history.add_row(
       {{"loss", 1.0 / 3.0}, {"accuracy", 5e-324}, {"val_loss", 0.39}, {"val_accuracy", 0.87}});
+  // Callback state: an infinite "best" (nothing seen yet) must survive too.
+  state.callbacks = {{"plateau_lr", 1e-4 / 3.0}, {"plateau_best", std::numeric_limits<double>::infinity()},
+                     {"early_stopping_wait", 2}};
+  state.best_weights = {make_array("conv2d/kernel", {32, 1, 3, 3}, 0.125f), make_array("dense/bias", {10}, -1.0f)};
   return state;
 }
 
@@ -134,6 +140,8 @@ void expect_same_state(const CheckpointState& expected, const CheckpointState& a
   EXPECT_EQ(expected.optimizer_counters, actual.optimizer_counters);
   EXPECT_EQ(expected.optimizer_name, actual.optimizer_name);
   expect_same_history(expected.history, actual.history);
+  EXPECT_EQ(expected.callbacks, actual.callbacks);
+  expect_same_arrays(expected.best_weights, actual.best_weights);
 }
 
 std::string read_bytes(const std::string& path) {

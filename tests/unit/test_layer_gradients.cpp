@@ -413,6 +413,29 @@ double reference_loss(const std::vector<float>& z, const std::vector<std::int32_
   return total;
 }
 
+// d(scale * L) / dz by central differences against `dlogits`; the loss is smooth, h = 1e-2
+// leaves an O(h^2) truncation error far below the tolerance. Returns the worst relative error.
+double check_loss_gradient(Tensor& logits, const std::vector<std::int32_t>& labels, float scale,
+                           const Tensor& dlogits, float smoothing) {
+  double worst = 0.0;
+  for (std::size_t i = 0; i < logits.numel(); ++i) {
+    const float original = logits[i];
+    logits[i] = original + 1e-2f;
+    const double up = logits[i];
+    const double lp = softmax_cross_entropy(logits, labels.data(), scale, nullptr, smoothing).loss;
+    logits[i] = original - 1e-2f;
+    const double down = logits[i];
+    const double lm = softmax_cross_entropy(logits, labels.data(), scale, nullptr, smoothing).loss;
+    logits[i] = original;
+    const double numeric = scale * (lp - lm) / (up - down);
+    const double e = relative_error(dlogits[i], numeric);
+    worst = std::max(worst, e);
+    EXPECT_LT(e, kTolerance) << "scale " << scale << ", label smoothing " << smoothing << ", dlogits[" << i
+                             << "]: analytic " << dlogits[i] << " numeric " << numeric;
+  }
+  return worst;
+}
+
 TEST(LayerGradients, SoftmaxCrossEntropy) {
   std::mt19937 gen(6);
   const int n = 4, classes = 10;
@@ -433,25 +456,38 @@ TEST(LayerGradients, SoftmaxCrossEntropy) {
       correct += (std::max_element(z.begin() + i * classes, z.begin() + (i + 1) * classes) - z.begin() -
                   i * classes) == labels[i];
     EXPECT_EQ(sums.correct, correct);
-    // d(scale * L) / dz by central differences; the loss is smooth, h = 1e-2 leaves an O(h^2)
-    // truncation error far below the tolerance.
-    for (std::size_t i = 0; i < shape.numel(); ++i) {
-      const float original = logits[i];
-      logits[i] = original + 1e-2f;
-      const double up = logits[i];
-      const double lp = softmax_cross_entropy(logits, labels.data(), scale, nullptr).loss;
-      logits[i] = original - 1e-2f;
-      const double down = logits[i];
-      const double lm = softmax_cross_entropy(logits, labels.data(), scale, nullptr).loss;
-      logits[i] = original;
-      const double numeric = scale * (lp - lm) / (up - down);
-      const double e = relative_error(dlogits[i], numeric);
-      worst = std::max(worst, e);
-      EXPECT_LT(e, kTolerance) << "scale " << scale << " dlogits[" << i << "]: analytic " << dlogits[i]
-                               << " numeric " << numeric;
-    }
+    worst = std::max(worst, check_loss_gradient(logits, labels, scale, dlogits, 0.0f));
   }
   std::printf("[gradcheck] %-40s max rel err %.2e\n", "softmax_cross_entropy", worst);
+}
+
+// Keras' label smoothing for sparse labels: targets y = onehot * (1 - ls) + ls / K and loss
+// -sum_k y_k log softmax_k, here from log-probabilities in double; gradient by central differences.
+TEST(LayerGradients, SoftmaxCrossEntropyWithLabelSmoothing) {
+  std::mt19937 gen(8);
+  const int n = 5, classes = 10;
+  const Shape shape{n, classes, 1, 1};
+  const std::vector<std::int32_t> labels = {1, 7, 0, 9, 1};
+  double worst = 0.0;
+  for (float smoothing : {0.1f, 0.3f}) {
+    Tensor logits(shape), dlogits(shape);
+    const std::vector<float> z = uniform_values(shape.numel(), gen, -3.0f, 3.0f);
+    std::copy(z.begin(), z.end(), logits.data());
+    const float scale = 0.5f;
+    const LossSums sums = softmax_cross_entropy(logits, labels.data(), scale, &dlogits, smoothing);
+    double expected = 0.0;
+    for (int i = 0; i < n; ++i) {
+      double sum = 0.0;
+      for (int k = 0; k < classes; ++k) sum += std::exp(static_cast<double>(z[i * classes + k]));
+      for (int k = 0; k < classes; ++k) {
+        const double target = (k == labels[i] ? 1.0 - smoothing : 0.0) + static_cast<double>(smoothing) / classes;
+        expected -= target * (z[i * classes + k] - std::log(sum));
+      }
+    }
+    EXPECT_NEAR(sums.loss, expected, 1e-9 * n) << "label smoothing " << smoothing;
+    worst = std::max(worst, check_loss_gradient(logits, labels, scale, dlogits, smoothing));
+  }
+  std::printf("[gradcheck] %-40s max rel err %.2e\n", "softmax_cross_entropy, label smoothing", worst);
 }
 
 TEST(LayerGradients, SoftmaxCrossEntropyHugeLogits) {

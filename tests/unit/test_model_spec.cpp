@@ -17,7 +17,7 @@ namespace {
 
 // A hand-written description of one layer, independent of the spec parser.
 struct HandLayer {
-  enum Kind { kConv, kPool, kDense, kFlatten, kGap, kDrop } kind;
+  enum Kind { kConv, kPool, kDense, kFlatten, kGap, kDrop, kBn, kRelu } kind;
   int size = 0;       // filters / units / pool size
   int kernel = 0;     // conv kernel
   bool same = false;  // conv padding
@@ -29,6 +29,8 @@ HandLayer dense(int units) { return {HandLayer::kDense, units, 0, false}; }
 HandLayer flatten() { return {HandLayer::kFlatten, 0, 0, false}; }
 HandLayer gap() { return {HandLayer::kGap, 0, 0, false}; }
 HandLayer drop() { return {HandLayer::kDrop, 0, 0, false}; }
+HandLayer bn() { return {HandLayer::kBn, 0, 0, false}; }
+HandLayer relu() { return {HandLayer::kRelu, 0, 0, false}; }
 
 struct Tracked {
   long long params = 0;
@@ -37,7 +39,8 @@ struct Tracked {
 
 // Tracks (c, h, w) from a 28x28 grey image and counts parameters:
 // Conv: k*k*cin*cout + cout, 'same' keeps h, w, 'valid' gives h - k + 1 (stride 1);
-// MaxPool(p): floor(h / p); Dense: in*out + out; Flatten/GAP/Dropout: no parameters.
+// MaxPool(p): floor(h / p); Dense: in*out + out; BatchNormalization: 2c trainable (gamma,
+// beta; the moving statistics are not counted); Flatten/GAP/Dropout/ReLU: no parameters.
 Tracked track(const std::vector<HandLayer>& layers) {
   Tracked t;
   int c = 1, h = 28, w = 28;
@@ -67,7 +70,11 @@ Tracked track(const std::vector<HandLayer>& layers) {
       case HandLayer::kGap:
         h = w = 1;
         break;
+      case HandLayer::kBn:
+        t.params += 2 * c;
+        break;
       case HandLayer::kDrop:
+      case HandLayer::kRelu:
         break;
     }
     t.shapes.push_back(Shape{1, c, h, w});
@@ -96,6 +103,15 @@ std::vector<PresetCase> preset_cases() {
       {"cnn-2x64",
        {conv(64, 3, false), pool(2), conv(64, 3, false), pool(2), flatten(), dense(128), dense(10)},
        243786},
+      // Keras' "Trainable params" (its total adds 2 non-trainable values per BN channel).
+      {"cnn-bn",
+       {conv(32, 3, true), bn(), relu(), pool(2), conv(64, 3, true), bn(), relu(), pool(2), flatten(), dense(128),
+        dense(10)},
+       421834},
+      {"vgg-bn",
+       {conv(32, 3, true), bn(), relu(), conv(32, 3, true), bn(), relu(), pool(2), conv(64, 3, true), bn(), relu(),
+        conv(64, 3, true), bn(), relu(), pool(2), flatten(), dense(256), bn(), relu(), drop(), dense(10)},
+       871530},
   };
 }
 

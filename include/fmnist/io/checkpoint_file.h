@@ -16,7 +16,9 @@ namespace fmnist {
 /// 2: activations are NHWC, so a Dense kernel after Flatten has Keras' (h, w, c) row order.
 /// Version 1 files (NCHW, rows in (c, h, w) order) would load with the right shapes but the
 /// wrong meaning, so they are refused.
-constexpr int kCheckpointFormatVersion = 2;
+/// 3: adds /callbacks (learning-rate schedule and callback state) and /best_weights
+/// (EarlyStopping's restore_best_weights); version 2 files lack them and are refused.
+constexpr int kCheckpointFormatVersion = 3;
 
 /// One named float array, e.g. path "conv2d/kernel" with shape {32,1,3,3}. `path` is made of
 /// '/'-separated non-empty parts; `values` is row-major with product(shape) elements; rank >= 1.
@@ -45,6 +47,11 @@ struct CheckpointState {
   /// Running sums of the incomplete epoch (e.g. "loss_sum", "count"), so a mid-epoch resume
   /// reports the same epoch metrics. Stored as /progress/<key>, 1-element float64 datasets.
   std::map<std::string, double> epoch_progress;
+  /// State of the learning-rate schedule and the callbacks (e.g. "plateau_lr",
+  /// "early_stopping_wait"). Stored as /callbacks/<key>, 1-element float64 datasets.
+  std::map<std::string, double> callbacks;
+  /// EarlyStopping's best weights (restore_best_weights), stored at /best_weights/<path>.
+  std::vector<NamedArray> best_weights;
 };
 
 /// Writes `state` to `path` atomically: a temporary file in the same folder is written, flushed,

@@ -29,7 +29,8 @@ struct Preset {
   std::string description;
 };
 
-/// The six presets of the Keras tutorials (mlp, mlp-300-100, cnn, cnn-gap, cnn-deep, cnn-2x64).
+/// The six presets of the Keras tutorials (mlp, mlp-300-100, cnn, cnn-gap, cnn-deep, cnn-2x64)
+/// and two with BatchNormalization (cnn-bn, vgg-bn).
 const std::vector<Preset>& presets();
 
 /// The spec for a preset name or a spec string; throws Error for an unknown name or a

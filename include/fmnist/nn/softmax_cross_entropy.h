@@ -15,8 +15,10 @@ struct LossSums {
   std::int64_t count = 0;   // samples
 };
 
-/// logits (n, classes), labels (n) in [0, classes).
-/// If `dlogits` is not null it is OVERWRITTEN with gradient_scale * (softmax - onehot),
+/// logits (n, classes), labels (n) in [0, classes). With label smoothing ls (Keras'
+/// label_smoothing), the target is y = onehot * (1 - ls) + ls / classes and the loss
+/// -sum_k y_k log softmax_k; ls = 0 is the plain sparse cross-entropy.
+/// If `dlogits` is not null it is OVERWRITTEN with gradient_scale * (softmax - y),
 /// i.e. the gradient of gradient_scale * sum of losses. The trainer passes
 /// 1 / global_batch, so gradients summed over ranks are exactly the global-batch mean.
 /// The predicted class of one sample's logits z (classes): the first index of the largest
@@ -30,6 +32,6 @@ int predicted_class(const float* z, int classes);
 void softmax_probabilities(const Tensor& logits, float* probabilities);
 
 LossSums softmax_cross_entropy(const Tensor& logits, const std::int32_t* labels, float gradient_scale,
-                               Tensor* dlogits);
+                               Tensor* dlogits, float label_smoothing = 0.0f);
 
 }  // namespace fmnist

@@ -38,6 +38,8 @@ class Optimizer {
   virtual void set_counters(const std::map<std::string, std::int64_t>& /*counters*/) {}
 
   float learning_rate() const { return options_.learning_rate; }
+  /// The rate of the next steps (set by the learning-rate schedule before each step).
+  void set_learning_rate(float rate) { options_.learning_rate = rate; }
 
  protected:
   explicit Optimizer(const OptimizerOptions& options) : options_(options) {}

@@ -5,8 +5,13 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "fmnist/data/augment.h"
 #include "fmnist/optim/optimizer.h"
+#include "fmnist/train/early_stopping.h"
+#include "fmnist/train/lr_schedule.h"
+#include "fmnist/train/monitor.h"
 
 namespace fmnist {
 
@@ -27,7 +32,17 @@ struct TrainConfig {
   int keep_checkpoints = 3;
   std::string resume;                    // "", a checkpoint path, or "auto"
   double bucket_mb = 0.25;               // gradient allreduce bucket size (measured: results/README.md)
+  AugmentOptions augment;                // training batches only; off by default
+  float label_smoothing = 0.0f;          // Keras' label_smoothing: y = onehot * (1 - ls) + ls / classes
+  LrScheduleOptions schedule;            // the rate of each step from --lr (the base rate)
+  EarlyStoppingOptions early_stopping;
+  bool best_checkpoint = false;          // keep checkpoints/best.h5 by best_checkpoint_monitor
+  Monitor best_checkpoint_monitor{"val_loss", MonitorMode::kAuto, 0.0};
 };
+
+/// The options that change what a run trains (beyond the sample order), as config-text keys:
+/// a resumed run must have the same values.
+const std::vector<std::string>& training_option_keys();
 
 /// 'key = value' lines, one per option, in the --config file syntax.
 std::string config_to_text(const TrainConfig& config);

@@ -7,9 +7,12 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "fmnist/data/augment.h"
 #include "fmnist/data/dataset.h"
 #include "fmnist/dist/channel_stats_allreduce.h"
 #include "fmnist/dist/communicator.h"
@@ -19,6 +22,8 @@
 #include "fmnist/nn/softmax_cross_entropy.h"
 #include "fmnist/optim/optimizer.h"
 #include "fmnist/train/config.h"
+#include "fmnist/train/early_stopping.h"
+#include "fmnist/train/lr_schedule.h"
 #include "fmnist/train/progress.h"
 
 namespace fmnist {
@@ -67,8 +72,11 @@ class Trainer {
   /// Trains until config.epochs are complete, max_steps is reached, or a stop signal
   /// arrives on any rank. `on_checkpoint` (may be empty) is called on every rank whenever a
   /// checkpoint is due: at each epoch end, every checkpoint_every steps, before a signal
-  /// stop, and when max_steps stops training inside an epoch.
-  FitOutcome fit(const std::function<void()>& on_checkpoint = {});
+  /// stop, and when max_steps stops training inside an epoch. `on_best` (may be empty) is
+  /// called on every rank at an epoch end whose monitored metric is the best so far
+  /// (config.best_checkpoint), before the schedule and EarlyStopping see that epoch.
+  /// EarlyStopping ends training with kCompleted; a run it stopped does not train again.
+  FitOutcome fit(const std::function<void()>& on_checkpoint = {}, const std::function<void()>& on_best = {});
   /// Loss and accuracy of the current parameters on `data`, sharded across ranks. When
   /// `confusion` is given it is set to the (classes, classes) matrix of counts, rows = true
   /// class, columns = predicted class, summed exactly over the ranks (int64).
@@ -99,6 +107,19 @@ class Trainer {
   /// stop signal arrived on any.
   LossSums train_step(const std::int32_t* global_batch_ids, int global_batch, bool* stop);
 
+  /// The learning rate of optimizer step `step` (0-based), from the schedule.
+  double learning_rate_at(std::int64_t step) const;
+  /// State of the schedule and callbacks as named doubles, and EarlyStopping's best weights
+  /// (empty unless restore_best_weights has kept some), for checkpoints.
+  std::map<std::string, double> callback_state() const;
+  const std::vector<float>& best_weights() const { return early_stopping_.best_weights(); }
+  /// Restores what callback_state() and best_weights() returned; throws Error naming `file`
+  /// when a key the run's callbacks need is missing or the weights have the wrong size.
+  void set_callback_state(const std::map<std::string, double>& state, std::vector<float> best_weights,
+                          const std::string& file);
+  /// Whether EarlyStopping has ended this run.
+  bool early_stopped() const { return early_stopping_.stopped(); }
+
   /// Checks that every rank holds bit-identical parameters; throws Error naming the ranks
   /// that differ from rank 0.
   void check_replicas();
@@ -118,6 +139,10 @@ class Trainer {
   std::unique_ptr<GradientSync> sync_;
   ChannelStatsAllreduce batch_stats_;  // global-batch statistics for BatchNormalization
   std::function<void(std::size_t)> on_grads_ready_;
+  Augmenter augmenter_;                          // training batches only
+  std::unique_ptr<ReduceLrOnPlateau> plateau_;   // --lr-schedule plateau only
+  EarlyStopping early_stopping_;
+  double best_checkpoint_value_;                 // best monitored value so far (best.h5)
   std::vector<std::int32_t> labels_;  // (capacity) labels of this rank's share of a batch
   std::vector<std::int32_t> order_;   // this epoch's permutation of the training set
   std::vector<std::int32_t> eval_ids_;  // (capacity) sample indices of an evaluation batch
