@@ -85,6 +85,10 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
       ("keep-checkpoints", po::value<int>(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "how many checkpoints to keep")
       ("resume", po::value<std::string>(&c.resume), "resume from checkpoint PATH, or 'auto': the latest in --output-dir if any")
       ("bucket-mb", po::value<double>(&c.bucket_mb)->default_value(c.bucket_mb), "gradient allreduce bucket size in MiB")
+      ("stall-warning", po::value<double>(&c.stall_warning)->default_value(c.stall_warning),
+       "seconds a training step's collective may wait before rank 0 warns, naming the silent ranks (0: never)")
+      ("stall-timeout", po::value<double>(&c.stall_timeout)->default_value(c.stall_timeout),
+       "seconds after which such a wait ends the job with exit status 76 (0: never)")
       ("progress", po::value<std::string>(&cli.progress)->default_value(cli.progress),
        "bar: a live Keras bar; lines: one line per epoch; auto: bar when stdout is a terminal (under mpirun, which gives ranks a terminal of their own, lines)");
   po::options_description all;
@@ -117,7 +121,8 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
         << "Layer spec grammar, joined by '-': conv<F>x<K>[s<S>][same|valid][linear], dense<N>[linear],\n"
         << "  pool<P>[s<S>], gap, flatten, relu, drop<R>, bn. Conv/dense use ReLU except the last layer\n"
         << "  (logits). Example: conv32x3same-pool2-flatten-dense128-dense10\n\n"
-        << "Exit status: 0 done, 1 error, 75 stopped by SIGTERM/SIGUSR1 after a checkpoint (resume it).\n";
+        << "Exit status: 0 done, 1 error, 75 stopped by SIGTERM/SIGUSR1 after a checkpoint (resume it),\n"
+        << "  76 a rank stalled for --stall-timeout (resume it).\n";
     cli.command = Command::kHelp;
     cli.help = out.str();
     return cli;
@@ -157,6 +162,10 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   require_at_least("benchmark-warmup", cli.benchmark_warmup, 0);
   if (cli.progress != "auto" && cli.progress != "bar" && cli.progress != "lines")
     throw Error("--progress: expected auto, bar or lines, found '" + cli.progress + "'");
+  if (!(c.stall_warning >= 0.0))
+    throw Error("--stall-warning: expected seconds >= 0, found " + text_of(c.stall_warning));
+  if (!(c.stall_timeout >= 0.0))
+    throw Error("--stall-timeout: expected seconds >= 0, found " + text_of(c.stall_timeout));
   if (!(c.bucket_mb > 0.0)) throw Error("--bucket-mb: expected a positive size, found " + text_of(c.bucket_mb));
   build_model(c.model);  // throws for an unknown preset or a malformed spec, before any data is read
   return cli;

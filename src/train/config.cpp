@@ -26,7 +26,9 @@ std::string config_to_text(const TrainConfig& c) {
       << "check-replicas = " << c.check_replicas << "\n"
       << "checkpoint-every = " << c.checkpoint_every << "\n"
       << "keep-checkpoints = " << c.keep_checkpoints << "\n"
-      << "bucket-mb = " << c.bucket_mb << "\n";
+      << "bucket-mb = " << c.bucket_mb << "\n"
+      << "stall-warning = " << c.stall_warning << "\n"
+      << "stall-timeout = " << c.stall_timeout << "\n";
   return out.str();
 }
 

@@ -41,7 +41,11 @@ Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm,
   sync_ = std::make_unique<GradientSync>(comm_, params.grads(), params.size(),
                                          static_cast<std::size_t>(config_.bucket_mb * 1024 * 1024), starts);
   on_grads_ready_ = [this](std::size_t offset) { sync_->on_grads_ready(offset); };
+  watchdog_ = std::make_unique<StallWatchdog>(comm_, StallLimits{config_.stall_warning, config_.stall_timeout}, log_);
+  comm_.set_stall_watchdog(watchdog_.get());
 }
+
+Trainer::~Trainer() { comm_.set_stall_watchdog(nullptr); }
 
 void Trainer::initialize_parameters() {
   ParamArena& params = model_->params();
@@ -52,6 +56,9 @@ void Trainer::initialize_parameters() {
 
 LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_batch, bool* stop) {
   const Clock::time_point start = Clock::now();
+  // Only this step's collectives run under the stall deadline: checkpoints, evaluation and
+  // data loading happen between steps and may take as long as they need.
+  watchdog_->begin_step(position_.global_step + 1);
   const Shard shard = shard_of(global_batch, comm_.size(), comm_.rank());
   const std::int32_t* ids = global_batch_ids + shard.begin;
   const int n = shard.size();
@@ -82,8 +89,9 @@ LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_ba
   // Step metrics and the stop flag, reduced exactly: counts as integers, loss as double.
   std::int64_t counts[3] = {local.correct, local.count, stop_signal_received() ? 1 : 0};
   double loss = local.loss;
-  comm_.allreduce_sum(counts, 3);
-  comm_.allreduce_sum(&loss, 1);
+  comm_.allreduce_sum(counts, 3, "step metrics allreduce");
+  comm_.allreduce_sum(&loss, 1, "step metrics allreduce");
+  watchdog_->end_step();
   const Clock::time_point end = Clock::now();
 
   auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
@@ -99,6 +107,13 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
   if (train.count == 0) throw Error("the training set is empty");
   const std::int64_t steps = steps_per_epoch(train.count, config_.batch_size);
   Progress progress(log_ ? *log_ : std::cout, live_progress_);
+  // Rank 0 writes while the others would already wait in the next step's collectives, under
+  // the stall deadline: they wait here instead, in a barrier without one.
+  auto checkpoint_between_steps = [&] {
+    if (!on_checkpoint) return;
+    on_checkpoint();
+    comm_.barrier();
+  };
   while (position_.epoch < config_.epochs) {
     order_ = epoch_permutation(config_.seed, position_.epoch, train.count);
     if (log_) progress.epoch_begin(static_cast<int>(position_.epoch) + 1, config_.epochs);
@@ -130,8 +145,8 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
         return FitOutcome::kStopSignal;
       }
       if (config_.checkpoint_every > 0 && position_.global_step % config_.checkpoint_every == 0 &&
-          position_.step_in_epoch < steps && on_checkpoint)
-        on_checkpoint();
+          position_.step_in_epoch < steps)
+        checkpoint_between_steps();
     }
 
     EpochReport report;
@@ -168,7 +183,7 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
     ++position_.epoch;
     position_.step_in_epoch = 0;
     epoch_sums_ = EpochSums{};
-    if (on_checkpoint) on_checkpoint();
+    checkpoint_between_steps();
   }
   return FitOutcome::kCompleted;
 }

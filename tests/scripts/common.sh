@@ -58,3 +58,15 @@ expect_one_line_error() {
   [[ $lines -eq 1 ]] || { cat "$work/err" >&2; fail "$label: expected one line on stderr, found $lines"; }
   grep -qF -- "$expect" "$work/err" || fail "$label: message does not mention '$expect'"
 }
+
+# rank_pid DIR R: the pid of the fmnist_dist process with rank R whose command line mentions DIR
+# (Open MPI puts OMPI_COMM_WORLD_RANK in each rank's environment); empty if none yet.
+rank_pid() {
+  local dir="$1" rank="$2" pid
+  for pid in $(pgrep -f "fmnist_dist.*$dir"); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$rank"; then
+      echo "$pid"
+      return
+    fi
+  done
+}

@@ -27,6 +27,8 @@ struct TrainConfig {
   int keep_checkpoints = 3;
   std::string resume;                    // "", a checkpoint path, or "auto"
   double bucket_mb = 0.25;               // gradient allreduce bucket size (measured: results/README.md)
+  double stall_warning = 60;             // seconds a step's collective may wait before rank 0 warns; 0 = never
+  double stall_timeout = 300;            // seconds before the job ends with kExitStalled; 0 = never
 };
 
 /// 'key = value' lines, one per option, in the --config file syntax.

@@ -14,6 +14,7 @@
 #include "fmnist/dist/channel_stats_allreduce.h"
 #include "fmnist/dist/communicator.h"
 #include "fmnist/dist/gradient_sync.h"
+#include "fmnist/dist/stall_watchdog.h"
 #include "fmnist/io/history_file.h"
 #include "fmnist/nn/sequential.h"
 #include "fmnist/nn/softmax_cross_entropy.h"
@@ -56,6 +57,9 @@ class Trainer {
   /// Builds the model, optimizer and gradient buckets. `log` (progress output) is non-null
   /// on rank 0 only.
   Trainer(const TrainConfig& config, DataSplits data, Communicator& comm, std::ostream* log);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
   /// Redraw a live progress bar (when the log is a terminal) instead of whole lines only.
   void set_live_progress(bool live) { live_progress_ = live; }
 
@@ -103,6 +107,7 @@ class Trainer {
   std::unique_ptr<Sequential> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradientSync> sync_;
+  std::unique_ptr<StallWatchdog> watchdog_;  // deadline on each step's collectives
   ChannelStatsAllreduce batch_stats_;  // global-batch statistics for BatchNormalization
   std::function<void(std::size_t)> on_grads_ready_;
   std::vector<std::int32_t> labels_;  // (max shard) labels of this rank's share

@@ -1,0 +1,170 @@
+// StallWatchdog: waits by MPI_Test under a deadline, heartbeats while blocked, and one report
+// per step from every rank to rank 0, so that a stall names the ranks that went silent.
+#include "fmnist/dist/stall_watchdog.h"
+
+#include <sched.h>
+#include <time.h>
+
+#include <ostream>
+#include <sstream>
+
+#include "fmnist/core/error.h"
+
+namespace fmnist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kReportTag = 0x5741;          // tag of the watchdog's messages on the communicator
+constexpr double kHeartbeatSeconds = 0.5;   // a rank blocked in a wait says so this often
+constexpr double kSilentSeconds = 2.0;      // no message for this long: the rank is silent
+// Non-zero ranks give rank 0 this long to end the job (and name the ranks) before they end it
+// themselves: then rank 0 itself is the one that stopped.
+constexpr double kPeerGraceSeconds = 5.0;
+// Spin (yielding the core) this long before sleeping between tests: most waits of a healthy
+// step are far shorter, and a sleeping rank would add its wake-up latency to the step.
+constexpr double kSpinSeconds = 0.01;
+
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string seconds_text(double s) {
+  std::ostringstream out;
+  out.precision(s < 10 ? 2 : 3);
+  out << s << " s";
+  return out.str();
+}
+
+}  // namespace
+
+StallWatchdog::StallWatchdog(Communicator& comm, StallLimits limits, std::ostream* log)
+    : comm_(comm), limits_(limits), log_(log), started_(Clock::now()) {
+  enabled_ = comm_.size() > 1 && (limits_.warning_seconds > 0 || limits_.timeout_seconds > 0);
+  if (!enabled_) return;
+  if (comm_.rank() == 0) {
+    for (int r = 1; r < comm_.size(); ++r) peers_.push_back(r);
+  } else {
+    peers_.push_back(0);
+  }
+  const std::size_t n = peers_.size();
+  receives_.resize(n);
+  sends_.resize(n);
+  receive_buffers_.assign(2 * n, 0);
+  send_buffers_.assign(2 * n, 0);
+  reports_.assign(n, PeerReport{-1, 0, started_});
+  for (std::size_t i = 0; i < n; ++i)
+    receives_[i] = comm_.start_receive(&receive_buffers_[2 * i], 2, peers_[i], kReportTag);
+}
+
+StallWatchdog::~StallWatchdog() {
+  if (comm_.size() <= 1) return;
+  try {
+    for (PendingCollective& op : receives_) comm_.cancel_receive(op);
+    for (PendingCollective& op : sends_) comm_.release_send(op);
+  } catch (const Error&) {
+    // MPI is going down with the job; nothing left to tidy.
+  }
+}
+
+void StallWatchdog::begin_step(std::int64_t step) {
+  step_ = step;
+  armed_ = enabled_;
+  if (!enabled_) return;
+  // One 16-byte message per step to rank 0 (eager, completes at once); rank 0 drains them.
+  if (comm_.rank() == 0) {
+    poll_reports();
+  } else {
+    send_report(0);
+  }
+}
+
+void StallWatchdog::poll_reports() {
+  const Clock::time_point now = Clock::now();
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    while (comm_.test(receives_[i])) {
+      reports_[i] = PeerReport{receive_buffers_[2 * i], receive_buffers_[2 * i + 1], now};
+      receives_[i] = comm_.start_receive(&receive_buffers_[2 * i], 2, peers_[i], kReportTag);
+    }
+  }
+}
+
+void StallWatchdog::send_report(std::int64_t waiting) {
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    // The buffer of a send still in flight must not change: skip this report, the next one
+    // (the following step, or the next heartbeat) carries newer news anyway.
+    if (!comm_.test(sends_[i])) continue;
+    send_buffers_[2 * i] = step_;
+    send_buffers_[2 * i + 1] = waiting;
+    sends_[i] = comm_.start_send(&send_buffers_[2 * i], 2, peers_[i], kReportTag);
+  }
+}
+
+std::string StallWatchdog::silent_ranks(Clock::time_point now, double silent_seconds) const {
+  std::string text;
+  for (std::size_t i = 0; i < peers_.size(); ++i) {
+    const PeerReport& report = reports_[i];
+    const double quiet = seconds_between(report.heard, now);
+    if (quiet < silent_seconds) continue;
+    text += text.empty() ? "" : ", ";
+    text += "rank " + std::to_string(peers_[i]) + " (";
+    text += report.step < 0 ? std::string("no step reported") : "last reported step " + std::to_string(report.step);
+    text += ", silent for " + seconds_text(quiet) + ")";
+  }
+  return text;
+}
+
+void StallWatchdog::time_out(const char* what, double waited) {
+  const Clock::time_point now = Clock::now();
+  const std::string silent = silent_ranks(now, kSilentSeconds);
+  std::string message = "stall: step " + std::to_string(step_) + "'s " + what + " waited " + seconds_text(waited) +
+                        " (--stall-timeout " + seconds_text(limits_.timeout_seconds) + ")";
+  if (comm_.rank() == 0) {
+    message += silent.empty() ? "; every rank still reports, so MPI itself is stuck"
+                              : " for " + silent;
+  } else {
+    message += silent.empty() ? "; rank 0 still reports but did not end the job"
+                              : " and rank 0, which watches the others, is silent: " + silent;
+  }
+  throw Error(message + "; ending the job (exit status " + std::to_string(kExitStalled) + ")", kExitStalled);
+}
+
+void StallWatchdog::wait(PendingCollective& op, const char* what) {
+  if (comm_.test(op)) return;
+  const Clock::time_point start = Clock::now();
+  Clock::time_point next_heartbeat = start + std::chrono::duration_cast<Clock::duration>(
+                                                 std::chrono::duration<double>(kHeartbeatSeconds));
+  const double timeout =
+      limits_.timeout_seconds > 0 ? limits_.timeout_seconds + (comm_.rank() == 0 ? 0.0 : kPeerGraceSeconds) : 0.0;
+  bool warned = false;
+  while (!comm_.test(op)) {
+    const Clock::time_point now = Clock::now();
+    const double waited = seconds_between(start, now);
+    if (now >= next_heartbeat) {
+      poll_reports();
+      send_report(1);
+      next_heartbeat = now + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(kHeartbeatSeconds));
+    }
+    if (log_ && !warned && limits_.warning_seconds > 0 && waited >= limits_.warning_seconds) {
+      warned = true;
+      const std::string silent = silent_ranks(now, kSilentSeconds);
+      *log_ << "warning: stall: step " << step_ << "'s " << what << " has waited " << seconds_text(waited)
+            << (silent.empty() ? std::string(" (every rank still reports)") : " for " + silent)
+            << (limits_.timeout_seconds > 0 ? "; the job ends after --stall-timeout " +
+                                                  seconds_text(limits_.timeout_seconds)
+                                            : std::string())
+            << std::endl;
+    }
+    if (timeout > 0 && waited >= timeout) time_out(what, waited);
+    // Yield the core to oversubscribed peers; after a while, sleep instead of spinning.
+    if (waited < kSpinSeconds) {
+      sched_yield();
+    } else {
+      const timespec pause{0, 200000};  // 0.2 ms
+      nanosleep(&pause, nullptr);
+    }
+  }
+}
+
+}  // namespace fmnist
