@@ -15,6 +15,9 @@ namespace po = boost::program_options;
 
 namespace {
 
+// More BLAS threads per rank than any node has cores: a typo, not a request.
+constexpr int kMaxThreads = 1024;
+
 /// A number as a user would type it: 0.001, -1, 1e-08.
 template <typename T>
 std::string text_of(T value) {
@@ -155,6 +158,9 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   require_at_least("validation-split", c.validation_split, 0);
   require_at_least<std::int64_t>("max-steps", c.max_steps, 0);
   require_at_least("threads", c.threads, 0);
+  if (c.threads > kMaxThreads)
+    throw Error("--threads: expected at most " + std::to_string(kMaxThreads) + " BLAS threads per rank, found " +
+                std::to_string(c.threads));
   require_at_least("check-replicas", c.check_replicas, 0);
   require_at_least("checkpoint-every", c.checkpoint_every, 0);
   require_at_least("keep-checkpoints", c.keep_checkpoints, 1);
@@ -167,7 +173,7 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   if (!(c.stall_timeout >= 0.0))
     throw Error("--stall-timeout: expected seconds >= 0, found " + text_of(c.stall_timeout));
   if (!(c.bucket_mb > 0.0)) throw Error("--bucket-mb: expected a positive size, found " + text_of(c.bucket_mb));
-  build_model(c.model);  // throws for an unknown preset or a malformed spec, before any data is read
+  model_size(c.model);  // throws for an unknown preset or a malformed spec, before any data is read
   return cli;
 }
 

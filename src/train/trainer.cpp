@@ -7,11 +7,13 @@
 #include "fmnist/train/trainer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <iostream>
 #include <map>
 
 #include "fmnist/core/error.h"
+#include "fmnist/core/memory.h"
 #include "fmnist/core/rng.h"
 #include "fmnist/data/sampler.h"
 #include "fmnist/nn/model_spec.h"
@@ -29,8 +31,13 @@ Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm,
   if (config_.batch_size < comm_.size())
     throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) +
                 ") must be at least the number of ranks (" + std::to_string(comm_.size()) + ")");
-  model_ = build_model(config_.model);
+  if (config_.batch_size > data_.train.count)
+    throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) + ") exceeds the training set (" +
+                std::to_string(data_.train.count) + " images after --validation-split " +
+                std::to_string(config_.validation_split) + ")");
   const int local_batch = max_shard(config_.batch_size, comm_.size());
+  require_training_memory(local_batch);
+  model_ = build_model(config_.model);
   model_->setup(local_batch);
   labels_.assign(static_cast<std::size_t>(local_batch), 0);
   eval_ids_.assign(static_cast<std::size_t>(local_batch), 0);
@@ -46,6 +53,24 @@ Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm,
 }
 
 Trainer::~Trainer() { comm_.set_stall_watchdog(nullptr); }
+
+void Trainer::require_training_memory(int local_batch) const {
+  // Per rank: values, gradients and the optimizer's moments of every parameter, and for each
+  // sample of the local batch its input plus three buffers per layer output (the activation,
+  // its gradient, and the layer's scratch: pooling argmax, dropout mask, normalised x).
+  const ModelSize size = model_size(config_.model);
+  const OptimizerOptions& o = config_.optimizer;
+  const int moments = o.kind == OptimizerKind::kAdam ? 2 : (o.momentum > 0.0f ? 1 : 0);
+  const double floats = static_cast<double>(size.params) * (2 + moments) + static_cast<double>(size.non_trainable) +
+                        static_cast<double>(local_batch) *
+                            (static_cast<double>(size.input_per_sample) + 3.0 * static_cast<double>(size.outputs_per_sample));
+  const int ranks_here = comm_.topology().node_size;
+  require_memory(4.0 * floats * ranks_here,
+                 "--model " + config_.model + " with --batch-size " + std::to_string(config_.batch_size) + " (" +
+                     group_thousands(static_cast<long long>(size.params)) + " parameters with gradients and " +
+                     std::to_string(moments) + " optimizer moments, activations for a local batch of " +
+                     std::to_string(local_batch) + ", " + std::to_string(ranks_here) + " rank(s) on this node)");
+}
 
 void Trainer::initialize_parameters() {
   ParamArena& params = model_->params();
@@ -127,6 +152,11 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint) {
       const int global_batch = static_cast<int>(std::min<std::int64_t>(config_.batch_size, train.count - begin));
       bool stop = false;
       const LossSums step = train_step(order_.data() + begin, global_batch, &stop);
+      // The loss is the global one, the same on every rank: every rank stops here together.
+      if (!std::isfinite(step.loss)) {
+        diverged_loss_ = step.loss;
+        return FitOutcome::kDiverged;
+      }
       epoch_sums_.loss += step.loss;
       epoch_sums_.correct += step.correct;
       epoch_sums_.count += step.count;

@@ -50,7 +50,9 @@ struct StepTimings {
   double forward = 0, backward = 0, allreduce_wait = 0, optimizer = 0, metrics = 0, total = 0;
 };
 
-enum class FitOutcome { kCompleted, kMaxSteps, kStopSignal };
+/// kDiverged: a step's global loss was not finite (Keras' TerminateOnNaN); training stopped
+/// before anything more was counted or saved, position() still names the last finite step.
+enum class FitOutcome { kCompleted, kMaxSteps, kStopSignal, kDiverged };
 
 class Trainer {
  public:
@@ -68,7 +70,8 @@ class Trainer {
   /// Trains until config.epochs are complete, max_steps is reached, or a stop signal
   /// arrives on any rank. `on_checkpoint` (may be empty) is called on every rank whenever a
   /// checkpoint is due: at each epoch end, every checkpoint_every steps, before a signal
-  /// stop, and when max_steps stops training inside an epoch.
+  /// stop, and when max_steps stops training inside an epoch. Stops at the first step whose
+  /// global loss is not finite (kDiverged), without calling `on_checkpoint` again.
   FitOutcome fit(const std::function<void()>& on_checkpoint = {});
   /// Loss and accuracy of the current parameters on `data`, sharded across ranks.
   EvalResult evaluate(const Dataset& data);
@@ -80,6 +83,8 @@ class Trainer {
   TrainPosition& position() { return position_; }
   EpochSums& epoch_sums() { return epoch_sums_; }
   History& history() { return history_; }
+  /// The non-finite global loss (sum over the batch) of the step that ended fit with kDiverged.
+  double diverged_loss() const { return diverged_loss_; }
   /// Phase times of the most recent step.
   const StepTimings& last_step_timings() const { return timings_; }
   Communicator& comm() { return comm_; }
@@ -100,6 +105,10 @@ class Trainer {
   void check_replicas();
 
  private:
+  /// Throws Error naming --model and --batch-size when the estimate of what training
+  /// allocates on this node exceeds the memory available (core/memory.h).
+  void require_training_memory(int local_batch) const;
+
   TrainConfig config_;
   DataSplits data_;
   Communicator& comm_;
@@ -118,6 +127,7 @@ class Trainer {
   EpochSums epoch_sums_;
   History history_;  // one row per completed epoch, Keras' key names
   StepTimings timings_;
+  double diverged_loss_ = 0.0;
 };
 
 }  // namespace fmnist
