@@ -15,6 +15,8 @@ readonly PACKAGES=(
   cmake
   g++
   make
+  clang
+  libclang-rt-14-dev
 )
 
 usage() {

@@ -1,10 +1,10 @@
-// StallWatchdog: waits by MPI_Test under a deadline, heartbeats while blocked, and one report
-// per step from every rank to rank 0, so that a stall names the ranks that went silent.
+// StallWatchdog: waits by MPI_Test under a deadline; a rank blocked for long heartbeats, so a
+// stall names the ranks that went silent. A healthy step sends no message at all.
 #include "fmnist/dist/stall_watchdog.h"
 
 #include <sched.h>
-#include <time.h>
 
+#include <algorithm>
 #include <ostream>
 #include <sstream>
 
@@ -17,13 +17,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kReportTag = 0x5741;          // tag of the watchdog's messages on the communicator
 constexpr double kHeartbeatSeconds = 0.5;   // a rank blocked in a wait says so this often
-constexpr double kSilentSeconds = 2.0;      // no message for this long: the rank is silent
+constexpr double kSilentSeconds = 1.5;      // no message for this long: the rank is silent
 // Non-zero ranks give rank 0 this long to end the job (and name the ranks) before they end it
 // themselves: then rank 0 itself is the one that stopped.
 constexpr double kPeerGraceSeconds = 5.0;
-// Spin (yielding the core) this long before sleeping between tests: most waits of a healthy
-// step are far shorter, and a sleeping rank would add its wake-up latency to the step.
-constexpr double kSpinSeconds = 0.01;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -71,12 +68,6 @@ void StallWatchdog::begin_step(std::int64_t step) {
   step_ = step;
   armed_ = enabled_;
   if (!enabled_) return;
-  // One 16-byte message per step to rank 0 (eager, completes at once); rank 0 drains them.
-  if (comm_.rank() == 0) {
-    poll_reports();
-  } else {
-    send_report(0);
-  }
 }
 
 void StallWatchdog::poll_reports() {
@@ -100,23 +91,26 @@ void StallWatchdog::send_report(std::int64_t waiting) {
   }
 }
 
-std::string StallWatchdog::silent_ranks(Clock::time_point now, double silent_seconds) const {
+std::string StallWatchdog::silent_ranks(Clock::time_point now, Clock::time_point wait_start) const {
   std::string text;
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     const PeerReport& report = reports_[i];
-    const double quiet = seconds_between(report.heard, now);
-    if (quiet < silent_seconds) continue;
+    // A healthy peer blocked in the same collective heartbeats every kHeartbeatSeconds.
+    const double quiet = seconds_between(std::max(report.heard, wait_start), now);
+    if (quiet < kSilentSeconds) continue;
+    // This rank finished step step_ - 1's collectives, so every rank reached that far.
+    const std::int64_t last = std::max(report.step, step_ - 1);
     text += text.empty() ? "" : ", ";
-    text += "rank " + std::to_string(peers_[i]) + " (";
-    text += report.step < 0 ? std::string("no step reported") : "last reported step " + std::to_string(report.step);
-    text += ", silent for " + seconds_text(quiet) + ")";
+    text += "rank " + std::to_string(peers_[i]) + " (last reported step " + std::to_string(last) + ", silent for " +
+            seconds_text(quiet) + ")";
   }
   return text;
 }
 
-void StallWatchdog::time_out(const char* what, double waited) {
+void StallWatchdog::time_out(const char* what, Clock::time_point wait_start) {
   const Clock::time_point now = Clock::now();
-  const std::string silent = silent_ranks(now, kSilentSeconds);
+  const double waited = seconds_between(wait_start, now);
+  const std::string silent = silent_ranks(now, wait_start);
   std::string message = "stall: step " + std::to_string(step_) + "'s " + what + " waited " + seconds_text(waited) +
                         " (--stall-timeout " + seconds_text(limits_.timeout_seconds) + ")";
   if (comm_.rank() == 0) {
@@ -148,7 +142,7 @@ void StallWatchdog::wait(PendingCollective& op, const char* what) {
     }
     if (log_ && !warned && limits_.warning_seconds > 0 && waited >= limits_.warning_seconds) {
       warned = true;
-      const std::string silent = silent_ranks(now, kSilentSeconds);
+      const std::string silent = silent_ranks(now, start);
       *log_ << "warning: stall: step " << step_ << "'s " << what << " has waited " << seconds_text(waited)
             << (silent.empty() ? std::string(" (every rank still reports)") : " for " + silent)
             << (limits_.timeout_seconds > 0 ? "; the job ends after --stall-timeout " +
@@ -156,14 +150,10 @@ void StallWatchdog::wait(PendingCollective& op, const char* what) {
                                             : std::string())
             << std::endl;
     }
-    if (timeout > 0 && waited >= timeout) time_out(what, waited);
-    // Yield the core to oversubscribed peers; after a while, sleep instead of spinning.
-    if (waited < kSpinSeconds) {
-      sched_yield();
-    } else {
-      const timespec pause{0, 200000};  // 0.2 ms
-      nanosleep(&pause, nullptr);
-    }
+    if (timeout > 0 && waited >= timeout) time_out(what, start);
+    // Yield the core to oversubscribed peers, as MPI_Wait does when Open MPI knows the node
+    // is oversubscribed.
+    sched_yield();
   }
 }
 

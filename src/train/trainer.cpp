@@ -31,7 +31,8 @@ Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm,
   if (config_.batch_size < comm_.size())
     throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) +
                 ") must be at least the number of ranks (" + std::to_string(comm_.size()) + ")");
-  if (config_.batch_size > data_.train.count)
+  // (An empty training set is --evaluate's: it only runs the test set.)
+  if (data_.train.count > 0 && config_.batch_size > data_.train.count)
     throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) + ") exceeds the training set (" +
                 std::to_string(data_.train.count) + " images after --validation-split " +
                 std::to_string(config_.validation_split) + ")");

@@ -1,7 +1,8 @@
 // The stall watchdog: a deadline on the collectives of a training step. While a step is armed,
 // the Communicator waits on its collectives through wait() (MPI_Test in a loop) instead of
-// blocking in MPI; a rank blocked for long sends heartbeats, rank 0 learns from them and from
-// one small progress message per step which ranks went silent, warns, and ends the job.
+// blocking in MPI; a rank blocked for long sends heartbeats (its step) every 0.5 s, to rank 0
+// from the others and from rank 0 to the others, so a stall names the ranks that went silent;
+// rank 0 warns, and ends the job. A healthy step sends no message.
 #pragma once
 
 #include <chrono>
@@ -32,7 +33,7 @@ class StallWatchdog {
   StallWatchdog(const StallWatchdog&) = delete;
   StallWatchdog& operator=(const StallWatchdog&) = delete;
 
-  /// Arms the deadline for step `step`'s collectives and reports the step to rank 0.
+  /// Arms the deadline for step `step`'s collectives.
   void begin_step(std::int64_t step);
   /// Disarms it: what follows (checkpoint, evaluation) may take as long as it needs.
   void end_step() { armed_ = false; }
@@ -44,14 +45,16 @@ class StallWatchdog {
 
  private:
   struct PeerReport {
-    std::int64_t step = -1;   // last step the peer reported (-1: none yet)
+    std::int64_t step = -1;   // step of the peer's last heartbeat (-1: none yet)
     std::int64_t waiting = 0; // 1 if its last message was a heartbeat from inside a wait
     std::chrono::steady_clock::time_point heard{};  // when it arrived
   };
   void poll_reports();
   void send_report(std::int64_t waiting);
-  std::string silent_ranks(std::chrono::steady_clock::time_point now, double silent_seconds) const;
-  [[noreturn]] void time_out(const char* what, double waited);
+  /// The peers that sent nothing since max(their last message, wait_start) for long enough.
+  std::string silent_ranks(std::chrono::steady_clock::time_point now,
+                           std::chrono::steady_clock::time_point wait_start) const;
+  [[noreturn]] void time_out(const char* what, std::chrono::steady_clock::time_point wait_start);
 
   Communicator& comm_;
   StallLimits limits_;
@@ -60,9 +63,8 @@ class StallWatchdog {
   bool armed_ = false;
   std::int64_t step_ = 0;
   std::chrono::steady_clock::time_point started_{};  // construction: "silent since the start"
-  void* comm_handle_ = nullptr;  // owned MPI_Comm for the reports
   // Rank 0 listens to every other rank, every other rank to rank 0; one receive and one send
-  // in flight per peer, all preallocated (the training step allocates nothing).
+  // in flight per peer, all preallocated (waiting allocates nothing).
   std::vector<int> peers_;
   std::vector<PendingCollective> receives_, sends_;
   std::vector<std::int64_t> receive_buffers_, send_buffers_;  // 2 values per peer: step, waiting
