@@ -47,11 +47,11 @@ StallWatchdog::StallWatchdog(Communicator& comm, StallLimits limits, std::ostrea
   const std::size_t n = peers_.size();
   receives_.resize(n);
   sends_.resize(n);
-  receive_buffers_.assign(2 * n, 0);
-  send_buffers_.assign(2 * n, 0);
-  reports_.assign(n, PeerReport{-1, 0, started_});
+  receive_buffers_.assign(n, 0);
+  send_buffers_.assign(n, 0);
+  reports_.assign(n, PeerReport{-1, started_});
   for (std::size_t i = 0; i < n; ++i)
-    receives_[i] = comm_.start_receive(&receive_buffers_[2 * i], 2, peers_[i], kReportTag);
+    receives_[i] = comm_.start_receive(&receive_buffers_[i], 1, peers_[i], kReportTag);
 }
 
 StallWatchdog::~StallWatchdog() {
@@ -74,20 +74,19 @@ void StallWatchdog::poll_reports() {
   const Clock::time_point now = Clock::now();
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     while (comm_.test(receives_[i])) {
-      reports_[i] = PeerReport{receive_buffers_[2 * i], receive_buffers_[2 * i + 1], now};
-      receives_[i] = comm_.start_receive(&receive_buffers_[2 * i], 2, peers_[i], kReportTag);
+      reports_[i] = PeerReport{receive_buffers_[i], now};
+      receives_[i] = comm_.start_receive(&receive_buffers_[i], 1, peers_[i], kReportTag);
     }
   }
 }
 
-void StallWatchdog::send_report(std::int64_t waiting) {
+void StallWatchdog::send_heartbeat() {
   for (std::size_t i = 0; i < peers_.size(); ++i) {
     // The buffer of a send still in flight must not change: skip this report, the next one
-    // (the following step, or the next heartbeat) carries newer news anyway.
+    // 0.5 s later carries the same news.
     if (!comm_.test(sends_[i])) continue;
-    send_buffers_[2 * i] = step_;
-    send_buffers_[2 * i + 1] = waiting;
-    sends_[i] = comm_.start_send(&send_buffers_[2 * i], 2, peers_[i], kReportTag);
+    send_buffers_[i] = step_;
+    sends_[i] = comm_.start_send(&send_buffers_[i], 1, peers_[i], kReportTag);
   }
 }
 
@@ -136,7 +135,7 @@ void StallWatchdog::wait(PendingCollective& op, const char* what) {
     const double waited = seconds_between(start, now);
     if (now >= next_heartbeat) {
       poll_reports();
-      send_report(1);
+      send_heartbeat();
       next_heartbeat = now + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(kHeartbeatSeconds));
     }

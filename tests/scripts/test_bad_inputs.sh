@@ -35,6 +35,8 @@ cases=(
   "model over 100 GB|needs about 128.8 GiB|--data-dir $data_dir --model dense65536-dense65536-dense65536-dense10"
   "activations beyond memory|--batch-size 50000|--data-dir $data_dir --model cnn-deep --batch-size 50000 --validation-split 0"
   "absurd thread count|--threads: expected at most 1024|--threads 100000"
+  "Boost message placeholder (looped forever)|'%value%'|--epochs %value%"
+  "placeholder in a config file (looped forever)|'%canonical_option%'|--config $source_dir/tests/fuzz/regressions/config_file/placeholder-loop.cfg"
 )
 
 for entry in "${cases[@]}"; do

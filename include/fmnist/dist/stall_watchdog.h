@@ -45,12 +45,11 @@ class StallWatchdog {
 
  private:
   struct PeerReport {
-    std::int64_t step = -1;   // step of the peer's last heartbeat (-1: none yet)
-    std::int64_t waiting = 0; // 1 if its last message was a heartbeat from inside a wait
+    std::int64_t step = -1;  // step of the peer's last heartbeat (-1: none yet)
     std::chrono::steady_clock::time_point heard{};  // when it arrived
   };
   void poll_reports();
-  void send_report(std::int64_t waiting);
+  void send_heartbeat();
   /// The peers that sent nothing since max(their last message, wait_start) for long enough.
   std::string silent_ranks(std::chrono::steady_clock::time_point now,
                            std::chrono::steady_clock::time_point wait_start) const;
@@ -67,7 +66,7 @@ class StallWatchdog {
   // in flight per peer, all preallocated (waiting allocates nothing).
   std::vector<int> peers_;
   std::vector<PendingCollective> receives_, sends_;
-  std::vector<std::int64_t> receive_buffers_, send_buffers_;  // 2 values per peer: step, waiting
+  std::vector<std::int64_t> receive_buffers_, send_buffers_;  // one step number per peer
   std::vector<PeerReport> reports_;
 };
 
