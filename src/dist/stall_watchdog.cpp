@@ -21,6 +21,7 @@ constexpr double kSilentSeconds = 1.5;      // no message for this long: the ran
 // Non-zero ranks give rank 0 this long to end the job (and name the ranks) before they end it
 // themselves: then rank 0 itself is the one that stopped.
 constexpr double kPeerGraceSeconds = 5.0;
+constexpr double kSpinSeconds = 0.01;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -38,6 +39,7 @@ std::string seconds_text(double s) {
 StallWatchdog::StallWatchdog(Communicator& comm, StallLimits limits, std::ostream* log)
     : comm_(comm), limits_(limits), log_(log), started_(Clock::now()) {
   enabled_ = comm_.size() > 1 && (limits_.warning_seconds > 0 || limits_.timeout_seconds > 0);
+  oversubscribed_ = comm_.topology().node_size > comm_.topology().node_cores;
   if (!enabled_) return;
   if (comm_.rank() == 0) {
     for (int r = 1; r < comm_.size(); ++r) peers_.push_back(r);
@@ -150,9 +152,10 @@ void StallWatchdog::wait(PendingCollective& op, const char* what) {
             << std::endl;
     }
     if (timeout > 0 && waited >= timeout) time_out(what, start);
-    // Yield the core to oversubscribed peers, as MPI_Wait does when Open MPI knows the node
-    // is oversubscribed.
-    sched_yield();
+    // As MPI_Wait in Open MPI: spin, yielding the core at each test only when the node has
+    // more ranks than cores (a yield can hand the core to another process for a whole time
+    // slice, which would cost a healthy step more than its wait); in a long wait, always yield.
+    if (oversubscribed_ || waited > kSpinSeconds) sched_yield();
   }
 }
 

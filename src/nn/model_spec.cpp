@@ -54,6 +54,11 @@ std::unique_ptr<Layer> parse_layer(const std::string& token, bool last) {
     Conv2DOptions options;
     options.filters = positive(m[1], token);
     options.kernel = positive(m[2], token);
+    // No layer input is larger than the image, and the fan-in/out products (kernel^2 x
+    // channels, in int) stay far from overflowing (found by tests/fuzz/fuzz_config_file).
+    if (options.kernel > kImageSize)
+      throw Error("model spec token '" + token + "': expected a kernel of at most " + std::to_string(kImageSize) +
+                  " (the image side), found " + std::to_string(options.kernel));
     options.stride = m[3].matched ? positive(m[3], token) : 1;
     options.padding = m[4] == "same" ? Padding::kSame : Padding::kValid;
     options.activation = (m[5].matched || last) ? Activation::kLinear : Activation::kRelu;

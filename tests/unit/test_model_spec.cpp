@@ -204,6 +204,9 @@ TEST(ModelSpec, BadSpecsThrowNamingTheToken) {
   expect_error_naming("dense0-dense10", "dense0");
   expect_error_naming("flatten-dense128", "dense128");    // last layer does not output 10
   expect_error_naming("conv32x30-dense10", "conv32x30");  // kernel larger than the input
+  // 39999^2 x 32 overflowed the int fan-out before any shape check (found by fuzzing).
+  expect_error_naming("conv32x39999same-flatten-dense10", "conv32x39999same");
+  EXPECT_THROW(model_size("conv32x39999same-flatten-dense10"), Error);
   expect_error_naming("drop1.5-dense10", "drop1.5");
   expect_error_naming("flatten--dense10", "flatten--dense10");  // empty token
 }

@@ -60,6 +60,7 @@ class StallWatchdog {
   std::ostream* log_;
   bool enabled_ = false;
   bool armed_ = false;
+  bool oversubscribed_ = false;  // more ranks on this node than cores: yield while waiting
   std::int64_t step_ = 0;
   std::chrono::steady_clock::time_point started_{};  // construction: "silent since the start"
   // Rank 0 listens to every other rank, every other rank to rank 0; one receive and one send
