@@ -18,6 +18,8 @@ readonly PACKAGES=(
   python3-matplotlib
   python3-h5py
   python3-venv
+  clang
+  libclang-rt-14-dev
 )
 
 usage() {

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "fmnist/app/app.h"
+#include "fmnist/core/error.h"
 #include "fmnist/dist/communicator.h"
 #include "fmnist/math/blas_kernel.h"
 
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
     rank = comm.rank();
     try {
       return fmnist::run_app(argc, argv, comm);
+    } catch (const fmnist::Error& e) {
+      std::cerr << "[rank " << rank << "] error: " << e.what() << std::endl;
+      comm.abort(e.exit_code());
     } catch (const std::exception& e) {
       std::cerr << "[rank " << rank << "] error: " << e.what() << std::endl;
       comm.abort(1);

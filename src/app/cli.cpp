@@ -15,6 +15,9 @@ namespace po = boost::program_options;
 
 namespace {
 
+// More BLAS threads per rank than any node has cores: a typo, not a request.
+constexpr int kMaxThreads = 1024;
+
 /// A number as a user would type it: 0.001, -1, 1e-08.
 template <typename T>
 std::string text_of(T value) {
@@ -125,6 +128,16 @@ void check_accuracy_options(TrainConfig& c, const std::string& augment, const st
   }
 }
 
+/// Boost.Program_options builds its error messages by replacing %value%, %option%, ... with the
+/// offending text in a loop until none is left: text holding such a token never finishes (found
+/// by tests/fuzz/fuzz_config_file). Such input is refused before Boost sees it.
+void reject_message_placeholders(const std::string& text, const std::string& where) {
+  for (const char* token : {"%value%", "%option%", "%canonical_option%", "%original_token%", "%prefix%"})
+    if (text.find(token) != std::string::npos)
+      throw Error(where + ": expected option names and values, found the text '" + token +
+                  "', which Boost.Program_options cannot report errors about");
+}
+
 }  // namespace
 
 CliOptions parse_command_line(int argc, const char* const* argv) {
@@ -178,6 +191,10 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
       ("keep-checkpoints", po::value<int>(&c.keep_checkpoints)->default_value(c.keep_checkpoints), "how many checkpoints to keep")
       ("resume", po::value<std::string>(&c.resume), "resume from checkpoint PATH, or 'auto': the latest in --output-dir if any")
       ("bucket-mb", po::value<double>(&c.bucket_mb)->default_value(c.bucket_mb), "gradient allreduce bucket size in MiB")
+      ("stall-warning", po::value<double>(&c.stall_warning)->default_value(c.stall_warning),
+       "seconds a training step's collective may wait before rank 0 warns, naming the silent ranks (0: never)")
+      ("stall-timeout", po::value<double>(&c.stall_timeout)->default_value(c.stall_timeout),
+       "seconds after which such a wait ends the job with exit status 76 (0: never)")
       ("progress", po::value<std::string>(&cli.progress)->default_value(cli.progress),
        "bar: a live Keras bar; lines: one line per epoch; auto: bar when stdout is a terminal (under mpirun, which gives ranks a terminal of their own, lines)");
   std::string augment = "none", schedule = "constant", boundaries, values, plateau_monitor = "val_loss",
@@ -216,14 +233,19 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   all.add(general).add(model).add(data).add(run).add(accuracy);
 
   po::variables_map vm;
+  for (int i = 1; i < argc; ++i) reject_message_placeholders(argv[i], "command line");
   try {
     po::store(po::parse_command_line(argc, argv, all), vm);
     if (vm.count("config")) {
       const std::string path = vm["config"].as<std::string>();
       std::ifstream file(path);
       if (!file) throw Error("--config: cannot open '" + path + "'");
+      std::ostringstream text;
+      text << file.rdbuf();
+      reject_message_placeholders(text.str(), "--config " + path);
+      std::istringstream lines(text.str());
       try {
-        po::store(po::parse_config_file(file, all), vm);
+        po::store(po::parse_config_file(lines, all), vm);
       } catch (const po::error& e) {
         throw Error("--config " + path + ": " + e.what());
       }
@@ -242,7 +264,8 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
         << "Layer spec grammar, joined by '-': conv<F>x<K>[s<S>][same|valid][linear], dense<N>[linear],\n"
         << "  pool<P>[s<S>], gap, flatten, relu, drop<R>, bn. Conv/dense use ReLU except the last layer\n"
         << "  (logits). Example: conv32x3same-pool2-flatten-dense128-dense10\n\n"
-        << "Exit status: 0 done, 1 error, 75 stopped by SIGTERM/SIGUSR1 after a checkpoint (resume it).\n";
+        << "Exit status: 0 done, 1 error, 75 stopped by SIGTERM/SIGUSR1 after a checkpoint (resume it),\n"
+        << "  76 a rank stalled for --stall-timeout (resume it).\n";
     cli.command = Command::kHelp;
     cli.help = out.str();
     return cli;
@@ -298,6 +321,9 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   require_at_least("validation-split", c.validation_split, 0);
   require_at_least<std::int64_t>("max-steps", c.max_steps, 0);
   require_at_least("threads", c.threads, 0);
+  if (c.threads > kMaxThreads)
+    throw Error("--threads: expected at most " + std::to_string(kMaxThreads) + " BLAS threads per rank, found " +
+                std::to_string(c.threads));
   require_at_least("check-replicas", c.check_replicas, 0);
   require_at_least("checkpoint-every", c.checkpoint_every, 0);
   require_at_least("keep-checkpoints", c.keep_checkpoints, 1);
@@ -305,10 +331,14 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
   require_at_least("benchmark-warmup", cli.benchmark_warmup, 0);
   if (cli.progress != "auto" && cli.progress != "bar" && cli.progress != "lines")
     throw Error("--progress: expected auto, bar or lines, found '" + cli.progress + "'");
+  if (!(c.stall_warning >= 0.0))
+    throw Error("--stall-warning: expected seconds >= 0, found " + text_of(c.stall_warning));
+  if (!(c.stall_timeout >= 0.0))
+    throw Error("--stall-timeout: expected seconds >= 0, found " + text_of(c.stall_timeout));
   if (!(c.bucket_mb > 0.0)) throw Error("--bucket-mb: expected a positive size, found " + text_of(c.bucket_mb));
   check_accuracy_options(c, augment, schedule, boundaries, values, plateau_mode, plateau_monitor, stop_monitor,
                          stop_mode, stop_baseline, best_monitor, best_mode);
-  build_model(c.model);  // throws for an unknown preset or a malformed spec, before any data is read
+  model_size(c.model);  // throws for an unknown preset or a malformed spec, before any data is read
   return cli;
 }
 

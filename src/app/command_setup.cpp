@@ -47,7 +47,9 @@ void print_layout(std::ostream& out, const Topology& t, int threads) {
       << "\n";
   const std::string kernel_warning = blas_kernel_warning(blas_kernel_status(), detect_cpu_features());
   if (!kernel_warning.empty()) out << "warning: " << kernel_warning << "\n";
-  if (t.node_size * threads > t.node_cores)
+  if (threads > t.node_cores)
+    out << "warning: --threads " << threads << " exceeds this node's " << t.node_cores << " cores\n";
+  else if (t.node_size * threads > t.node_cores)
     out << "warning: " << t.node_size << " ranks x " << threads << " threads exceed the node's " << t.node_cores
         << " cores; the node is oversubscribed and steps will be slower\n";
 }

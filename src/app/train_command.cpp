@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "fmnist/app/command_setup.h"
 #include "fmnist/app/run_outputs.h"
@@ -108,6 +109,19 @@ int run_train_command(const CliOptions& cli, Communicator& comm) {
            << ") at global step " << trainer->position().global_step << "; checkpoint written, exit status "
            << kExitPreempted << " (resume with --resume auto)\n";
     return kExitPreempted;
+  }
+  if (outcome == FitOutcome::kDiverged) {
+    if (comm.rank() == 0) {
+      const std::optional<std::string> good = latest_checkpoint(config.output_dir + "/checkpoints");
+      std::ostringstream loss;
+      loss << trainer->diverged_loss();
+      std::cerr << "[rank 0] error: diverged: the global loss of step " << trainer->position().global_step + 1
+                << " is " << loss.str() << ", so training stopped (as Keras' TerminateOnNaN); "
+                << (good ? "last good checkpoint: " + *good + " (--resume auto continues from it)"
+                         : std::string("no checkpoint was written before it"))
+                << std::endl;
+    }
+    return 1;
   }
   // The files first: the Keras-style test line stays the run's last line.
   const EvalResult test = evaluate_and_write(*trainer, trainer->data().test, config.output_dir, log, false);

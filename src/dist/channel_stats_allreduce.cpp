@@ -6,7 +6,7 @@
 namespace fmnist {
 
 void ChannelStatsAllreduce::sum(double* data, std::size_t count) {
-  if (comm_.size() > 1) comm_.allreduce_sum(data, count);
+  if (comm_.size() > 1) comm_.allreduce_sum(data, count, "BatchNormalization statistics allreduce");
 }
 
 }  // namespace fmnist

@@ -8,6 +8,7 @@
 #include <climits>
 
 #include "fmnist/core/error.h"
+#include "fmnist/dist/stall_watchdog.h"
 
 namespace fmnist {
 namespace {
@@ -93,19 +94,31 @@ void Communicator::broadcast(std::string& text, int root) {
         "MPI_Bcast");
 }
 
-void Communicator::allreduce_sum(float* data, std::size_t count) {
+void Communicator::allreduce_sum(float* data, std::size_t count, const char* what) {
+  if (watchdog_ && watchdog_->armed()) {
+    PendingCollective op = start_allreduce_sum(data, count);
+    return wait(op, what);
+  }
   check(
       MPI_Allreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Allreduce"), MPI_FLOAT, MPI_SUM, handle(comm_)),
       "MPI_Allreduce");
 }
 
-void Communicator::allreduce_sum(double* data, std::size_t count) {
+void Communicator::allreduce_sum(double* data, std::size_t count, const char* what) {
+  if (watchdog_ && watchdog_->armed()) {
+    PendingCollective op = start_allreduce_sum(data, count);
+    return wait(op, what);
+  }
   check(
       MPI_Allreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Allreduce"), MPI_DOUBLE, MPI_SUM, handle(comm_)),
       "MPI_Allreduce");
 }
 
-void Communicator::allreduce_sum(std::int64_t* data, std::size_t count) {
+void Communicator::allreduce_sum(std::int64_t* data, std::size_t count, const char* what) {
+  if (watchdog_ && watchdog_->armed()) {
+    PendingCollective op = start_allreduce_sum(data, count);
+    return wait(op, what);
+  }
   check(MPI_Allreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Allreduce"), MPI_INT64_T, MPI_SUM,
                       handle(comm_)),
         "MPI_Allreduce");
@@ -141,14 +154,27 @@ namespace {
 MPI_Request* request_of(PendingCollective& op) { return reinterpret_cast<MPI_Request*>(op.request); }
 }  // namespace
 
-PendingCollective Communicator::start_allreduce_sum(float* data, std::size_t count) {
+namespace {
+PendingCollective start_sum(void* data, std::size_t count, MPI_Datatype type, MPI_Comm comm) {
   PendingCollective op;
   *request_of(op) = MPI_REQUEST_NULL;
-  check(MPI_Iallreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Iallreduce"), MPI_FLOAT, MPI_SUM,
-                       handle(comm_), request_of(op)),
+  check(MPI_Iallreduce(MPI_IN_PLACE, data, count_of(count, "MPI_Iallreduce"), type, MPI_SUM, comm, request_of(op)),
         "MPI_Iallreduce");
   op.active = true;
   return op;
+}
+}  // namespace
+
+PendingCollective Communicator::start_allreduce_sum(float* data, std::size_t count) {
+  return start_sum(data, count, MPI_FLOAT, handle(comm_));
+}
+
+PendingCollective Communicator::start_allreduce_sum(double* data, std::size_t count) {
+  return start_sum(data, count, MPI_DOUBLE, handle(comm_));
+}
+
+PendingCollective Communicator::start_allreduce_sum(std::int64_t* data, std::size_t count) {
+  return start_sum(data, count, MPI_INT64_T, handle(comm_));
 }
 
 bool Communicator::test(PendingCollective& op) {
@@ -159,10 +185,40 @@ bool Communicator::test(PendingCollective& op) {
   return done != 0;
 }
 
-void Communicator::wait(PendingCollective& op) {
+void Communicator::wait(PendingCollective& op, const char* what) {
   if (!op.active) return;
+  if (watchdog_ && watchdog_->armed()) return watchdog_->wait(op, what);
   op.active = false;
   check(MPI_Wait(request_of(op), MPI_STATUS_IGNORE), "MPI_Wait");
+}
+
+PendingCollective Communicator::start_send(const std::int64_t* data, std::size_t count, int destination, int tag) {
+  PendingCollective op;
+  check(MPI_Isend(data, count_of(count, "MPI_Isend"), MPI_INT64_T, destination, tag, handle(comm_), request_of(op)),
+        "MPI_Isend");
+  op.active = true;
+  return op;
+}
+
+PendingCollective Communicator::start_receive(std::int64_t* data, std::size_t count, int source, int tag) {
+  PendingCollective op;
+  check(MPI_Irecv(data, count_of(count, "MPI_Irecv"), MPI_INT64_T, source, tag, handle(comm_), request_of(op)),
+        "MPI_Irecv");
+  op.active = true;
+  return op;
+}
+
+void Communicator::cancel_receive(PendingCollective& op) {
+  if (!op.active) return;
+  op.active = false;
+  check(MPI_Cancel(request_of(op)), "MPI_Cancel");
+  check(MPI_Wait(request_of(op), MPI_STATUS_IGNORE), "MPI_Wait");
+}
+
+void Communicator::release_send(PendingCollective& op) {
+  if (!op.active) return;
+  op.active = false;
+  check(MPI_Request_free(request_of(op)), "MPI_Request_free");
 }
 
 void Communicator::abort(int code) {

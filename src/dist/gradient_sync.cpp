@@ -38,7 +38,7 @@ void GradientSync::on_grads_ready(std::size_t ready_offset) {
 void GradientSync::finish() {
   if (comm_.size() == 1) return;
   on_grads_ready(0);
-  for (Bucket& b : buckets_) comm_.wait(b.op);
+  for (Bucket& b : buckets_) comm_.wait(b.op, "gradient allreduce");
   next_ = 0;
 }
 

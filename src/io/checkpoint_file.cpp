@@ -12,10 +12,12 @@
 #include "fmnist/io/checkpoint_file.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <limits>
 #include <set>
+#include <sstream>
 
 #include <zlib.h>
 
@@ -214,6 +216,26 @@ void validate_state(const CheckpointState& state, const std::string& file) {
   validate_history(state.history, file);
 }
 
+// A diverged run must never replace a good checkpoint: every value that training resumes from
+// (parameters, optimizer moments, the epoch's running sums) has to be finite.
+void require_finite(const CheckpointState& state, const std::string& file) {
+  auto refuse = [&](const std::string& where, double value) {
+    std::ostringstream out;
+    out << file << ": refusing to write a checkpoint holding a non-finite value (" << value << " in " << where
+        << "); the checkpoints already written stay as they are";
+    throw Error(out.str());
+  };
+  for (const auto* arrays : {&state.model, &state.optimizer})
+    for (const NamedArray& array : *arrays)
+      for (std::size_t i = 0; i < array.values.size(); ++i)
+        if (!std::isfinite(array.values[i]))
+          refuse(std::string(arrays == &state.model ? "/model/" : "/optimizer/") + array.path + "[" +
+                     std::to_string(i) + "]",
+                 array.values[i]);
+  for (const auto& [key, value] : state.epoch_progress)
+    if (!std::isfinite(value)) refuse("/progress/" + key, value);
+}
+
 // Writes each array at <group>/<path>, creating the intermediate groups.
 void write_arrays(hid_t group, const std::vector<NamedArray>& arrays, const std::string& file) {
   for (const NamedArray& array : arrays) {
@@ -307,6 +329,7 @@ void write_contents(hid_t file_id, const CheckpointState& state, const std::stri
 void write_checkpoint(const std::string& path, const CheckpointState& state) {
   h5::silence_errors();
   validate_state(state, path);
+  require_finite(state, path);
   AtomicFile out(path);
   {
     h5::Handle file =

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "fmnist/core/error.h"
+#include "fmnist/core/memory.h"
 #include "fmnist/nn/batch_norm.h"
 #include "fmnist/nn/conv2d.h"
 #include "fmnist/nn/dense.h"
@@ -53,6 +54,11 @@ std::unique_ptr<Layer> parse_layer(const std::string& token, bool last) {
     Conv2DOptions options;
     options.filters = positive(m[1], token);
     options.kernel = positive(m[2], token);
+    // No layer input is larger than the image, and the fan-in/out products (kernel^2 x
+    // channels, in int) stay far from overflowing (found by tests/fuzz/fuzz_config_file).
+    if (options.kernel > kImageSize)
+      throw Error("model spec token '" + token + "': expected a kernel of at most " + std::to_string(kImageSize) +
+                  " (the image side), found " + std::to_string(options.kernel));
     options.stride = m[3].matched ? positive(m[3], token) : 1;
     options.padding = m[4] == "same" ? Padding::kSame : Padding::kValid;
     options.activation = (m[5].matched || last) ? Activation::kLinear : Activation::kRelu;
@@ -113,19 +119,60 @@ std::string resolve_model_spec(const std::string& name_or_spec) {
   return name_or_spec;
 }
 
-std::unique_ptr<Sequential> build_model(const std::string& name_or_spec) {
-  const std::string spec = resolve_model_spec(name_or_spec);
+namespace {
+
+std::vector<std::unique_ptr<Layer>> parse_layers(const std::string& spec) {
   const std::vector<std::string> tokens = split(spec);
   std::vector<std::unique_ptr<Layer>> layers;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i].empty()) throw Error("model spec '" + spec + "': empty layer between '-' separators");
     layers.push_back(parse_layer(tokens[i], i + 1 == tokens.size()));
   }
-  auto model = std::make_unique<Sequential>(std::move(layers), Shape{1, 1, kImageSize, kImageSize});
-  const Shape& out = model->output_shapes().back();
+  if (layers.empty()) throw Error("model spec '" + spec + "': no layers");
+  return layers;
+}
+
+void require_class_logits(const std::string& spec, const Shape& out) {
   if (out.per_sample() != static_cast<std::size_t>(kNumClasses))
     throw Error("model spec '" + spec + "': the last layer must output " + std::to_string(kNumClasses) +
                 " class logits, found " + std::to_string(out.per_sample()) + " values");
+}
+
+std::size_t element_count(const std::vector<ParamSpec>& specs) {
+  std::size_t total = 0;
+  for (const ParamSpec& p : specs) {
+    std::size_t n = 1;
+    for (std::size_t d : p.shape) n *= d;
+    total += n;
+  }
+  return total;
+}
+
+}  // namespace
+
+ModelSize model_size(const std::string& name_or_spec) {
+  const std::string spec = resolve_model_spec(name_or_spec);
+  ModelSize size;
+  Shape shape{1, 1, kImageSize, kImageSize};
+  size.input_per_sample = shape.per_sample();
+  for (const std::unique_ptr<Layer>& layer : parse_layers(spec)) {
+    size.params += element_count(layer->param_specs(shape));
+    size.non_trainable += element_count(layer->state_specs(shape));
+    shape = layer->output_shape(shape);
+    size.outputs_per_sample += shape.per_sample();
+  }
+  require_class_logits(spec, shape);
+  return size;
+}
+
+std::unique_ptr<Sequential> build_model(const std::string& name_or_spec) {
+  const std::string spec = resolve_model_spec(name_or_spec);
+  const ModelSize size = model_size(spec);
+  require_memory(4.0 * (2.0 * static_cast<double>(size.params) + static_cast<double>(size.non_trainable)),
+                 "--model " + name_or_spec + ": " + group_thousands(static_cast<long long>(size.params)) +
+                     " parameters (values and gradients)");
+  auto model = std::make_unique<Sequential>(parse_layers(spec), Shape{1, 1, kImageSize, kImageSize});
+  require_class_logits(spec, model->output_shapes().back());
   return model;
 }
 

@@ -27,7 +27,9 @@ std::string config_to_text(const TrainConfig& c) {
       << "check-replicas = " << c.check_replicas << "\n"
       << "checkpoint-every = " << c.checkpoint_every << "\n"
       << "keep-checkpoints = " << c.keep_checkpoints << "\n"
-      << "bucket-mb = " << c.bucket_mb << "\n";
+      << "bucket-mb = " << c.bucket_mb << "\n"
+      << "stall-warning = " << c.stall_warning << "\n"
+      << "stall-timeout = " << c.stall_timeout << "\n";
   const LrScheduleOptions& s = c.schedule;
   std::string boundaries, values;
   for (std::int64_t b : s.boundaries) boundaries += (boundaries.empty() ? "" : ",") + std::to_string(b);

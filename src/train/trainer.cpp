@@ -7,11 +7,13 @@
 #include "fmnist/train/trainer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <iostream>
 #include <map>
 
 #include "fmnist/core/error.h"
+#include "fmnist/core/memory.h"
 #include "fmnist/core/rng.h"
 #include "fmnist/data/sampler.h"
 #include "fmnist/nn/model_spec.h"
@@ -50,8 +52,15 @@ Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm,
   if (config_.batch_size < comm_.size())
     throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) +
                 ") must be at least the number of ranks (" + std::to_string(comm_.size()) + ")");
-  model_ = build_model(config_.model);
+  // (An empty training set is --evaluate's: it only runs the test set.)
+  if (data_.train.count > 0 && config_.batch_size > data_.train.count)
+    throw Error("--batch-size: the global batch (" + std::to_string(config_.batch_size) + ") exceeds the training set (" +
+                std::to_string(data_.train.count) + " images after --validation-split " +
+                std::to_string(config_.validation_split) + ")");
+  // Capacity: this rank's largest share of a training batch, and at least one evaluation batch.
   const int capacity = std::max(max_shard(config_.batch_size, comm_.size()), kEvalBatch);
+  require_training_memory(capacity);
+  model_ = build_model(config_.model);
   model_->setup(capacity);
   labels_.assign(static_cast<std::size_t>(capacity), 0);
   eval_ids_.assign(static_cast<std::size_t>(capacity), 0);
@@ -62,6 +71,28 @@ Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm,
   sync_ = std::make_unique<GradientSync>(comm_, params.grads(), params.size(),
                                          static_cast<std::size_t>(config_.bucket_mb * 1024 * 1024), starts);
   on_grads_ready_ = [this](std::size_t offset) { sync_->on_grads_ready(offset); };
+  watchdog_ = std::make_unique<StallWatchdog>(comm_, StallLimits{config_.stall_warning, config_.stall_timeout}, log_);
+  comm_.set_stall_watchdog(watchdog_.get());
+}
+
+Trainer::~Trainer() { comm_.set_stall_watchdog(nullptr); }
+
+void Trainer::require_training_memory(int local_batch) const {
+  // Per rank: values, gradients and the optimizer's moments of every parameter, and for each
+  // sample of the local batch its input plus three buffers per layer output (the activation,
+  // its gradient, and the layer's scratch: pooling argmax, dropout mask, normalised x).
+  const ModelSize size = model_size(config_.model);
+  const OptimizerOptions& o = config_.optimizer;
+  const int moments = o.kind == OptimizerKind::kAdam ? 2 : (o.momentum > 0.0f ? 1 : 0);
+  const double floats = static_cast<double>(size.params) * (2 + moments) + static_cast<double>(size.non_trainable) +
+                        static_cast<double>(local_batch) *
+                            (static_cast<double>(size.input_per_sample) + 3.0 * static_cast<double>(size.outputs_per_sample));
+  const int ranks_here = comm_.topology().node_size;
+  require_memory(4.0 * floats * ranks_here,
+                 "--model " + config_.model + " with --batch-size " + std::to_string(config_.batch_size) + " (" +
+                     group_thousands(static_cast<long long>(size.params)) + " parameters with gradients and " +
+                     std::to_string(moments) + " optimizer moments, activations for a local batch of " +
+                     std::to_string(local_batch) + ", " + std::to_string(ranks_here) + " rank(s) on this node)");
 }
 
 void Trainer::initialize_parameters() {
@@ -73,6 +104,9 @@ void Trainer::initialize_parameters() {
 
 LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_batch, bool* stop) {
   const Clock::time_point start = Clock::now();
+  // Only this step's collectives run under the stall deadline: checkpoints, evaluation and
+  // data loading happen between steps and may take as long as they need.
+  watchdog_->begin_step(position_.global_step + 1);
   const Shard shard = shard_of(global_batch, comm_.size(), comm_.rank());
   const std::int32_t* ids = global_batch_ids + shard.begin;
   const int n = shard.size();
@@ -105,8 +139,9 @@ LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_ba
   // Step metrics and the stop flag, reduced exactly: counts as integers, loss as double.
   std::int64_t counts[3] = {local.correct, local.count, stop_signal_received() ? 1 : 0};
   double loss = local.loss;
-  comm_.allreduce_sum(counts, 3);
-  comm_.allreduce_sum(&loss, 1);
+  comm_.allreduce_sum(counts, 3, "step metrics allreduce");
+  comm_.allreduce_sum(&loss, 1, "step metrics allreduce");
+  watchdog_->end_step();
   const Clock::time_point end = Clock::now();
 
   auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
@@ -128,6 +163,13 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint, const std::f
   if (early_stopping_.stopped()) return FitOutcome::kCompleted;
   const std::int64_t steps = steps_per_epoch(train.count, config_.batch_size);
   Progress progress(log_ ? *log_ : std::cout, live_progress_);
+  // Rank 0 writes while the others would already wait in the next step's collectives, under
+  // the stall deadline: they wait here instead, in a barrier without one.
+  auto checkpoint_between_steps = [&] {
+    if (!on_checkpoint) return;
+    on_checkpoint();
+    comm_.barrier();
+  };
   while (position_.epoch < config_.epochs) {
     order_ = epoch_permutation(config_.seed, position_.epoch, train.count);
     if (log_) progress.epoch_begin(static_cast<int>(position_.epoch) + 1, config_.epochs);
@@ -141,6 +183,11 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint, const std::f
       const int global_batch = static_cast<int>(std::min<std::int64_t>(config_.batch_size, train.count - begin));
       bool stop = false;
       const LossSums step = train_step(order_.data() + begin, global_batch, &stop);
+      // The loss is the global one, the same on every rank: every rank stops here together.
+      if (!std::isfinite(step.loss)) {
+        diverged_loss_ = step.loss;
+        return FitOutcome::kDiverged;
+      }
       epoch_sums_.loss += step.loss;
       epoch_sums_.correct += step.correct;
       epoch_sums_.count += step.count;
@@ -159,8 +206,8 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint, const std::f
         return FitOutcome::kStopSignal;
       }
       if (config_.checkpoint_every > 0 && position_.global_step % config_.checkpoint_every == 0 &&
-          position_.step_in_epoch < steps && on_checkpoint)
-        on_checkpoint();
+          position_.step_in_epoch < steps)
+        checkpoint_between_steps();
     }
 
     EpochReport report;
@@ -229,7 +276,7 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint, const std::f
                 << ".\n";
       }
     }
-    if (on_checkpoint) on_checkpoint();
+    checkpoint_between_steps();
     if (stop_early) return FitOutcome::kCompleted;
   }
   return FitOutcome::kCompleted;

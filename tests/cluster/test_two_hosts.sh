@@ -12,7 +12,8 @@
 # Checks: 4 ranks, 2 per "host" (counted inside each namespace while the job runs); the
 # test_loss/test_accuracy line equals that of a 4-rank single-host run with the same options;
 # the veth byte counters show at least half the gradient volume (steps x 101,770 floats) crossed
-# in each direction.
+# in each direction; SIGSTOP of rank 3 (second host) ends the job through the stall watchdog
+# within --stall-timeout + 10 s, exit status 76, the error naming rank 3.
 #
 # Environment: FMNIST_BIN, FMNIST_DATA, FMNIST_TEST_KEEP, FMNIST_TEST_TIMEOUT (see common.sh);
 #   FMNIST_TEST_TWO_HOSTS_ARGS (default
@@ -214,4 +215,41 @@ ct_log "per direction: $(awk -v t="$tx_a" -v g="$grad" 'BEGIN {printf "%.2f", t 
 ((tx_a > need && tx_b > need)) ||
   ct_fail "too little traffic crossed the veth (need > $need bytes each way): ranks did not talk over TCP between the namespaces"
 ct_check "each direction carried more than half the gradient volume ($need bytes)"
-echo "PASS: 4 ranks on two namespace 'hosts' over TCP match the single-host run"
+# ---- a stalled rank on the second "host" ------------------------------------------------------
+# SIGSTOP of rank 3 (in the second namespace): the stall watchdog must end the job across the
+# hosts within --stall-timeout + 10 s, with exit status 76 and an error naming rank 3.
+stall_timeout=6
+ct_log "stall: 4 ranks on two hosts, SIGSTOP of rank 3 in $ns_b, --stall-timeout $stall_timeout"
+in_host "$ns_a" "$host_a" env FMNIST_BIN="$CT_BIN" FMNIST_MPIRUN_ARGS="$mca" \
+  timeout 600 bash "$hostfile_sh" --hostfile "$work/hosts.two" -np 4 -- \
+  --model mlp --batch-size 32 --epochs 1 --validation-split 0 --data-dir "$CT_DATA" --progress lines \
+  --stall-warning 2 --stall-timeout "$stall_timeout" --output-dir "$work/stall" >"$work/stall.log" 2>&1 &
+run_pid=$!
+victim=""
+for _ in $(seq 1 600); do
+  if grep -q "^Epoch 1/1" "$work/stall.log" 2>/dev/null; then
+    for pid in $(ip netns pids "$ns_b" 2>/dev/null); do
+      [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$CT_BIN" ]] || continue
+      tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=3" && victim=$pid
+    done
+    [[ -n $victim ]] && break
+  fi
+  kill -0 "$run_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -n $victim ]] || ct_fail_dump "no rank 3 process in $ns_b to stop" "$work/stall.log"
+sleep 1
+kill -STOP "$victim"
+stopped_at=$(date +%s.%N)
+rc=0
+wait "$run_pid" || rc=$?
+run_pid=""
+took=$(awk -v s="$stopped_at" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+kill -CONT "$victim" 2>/dev/null || true
+[[ $rc -eq 76 ]] || ct_fail_dump "stalled two-host run exited $rc, expected 76" "$work/stall.log"
+awk -v t="$took" -v b="$((stall_timeout + 10))" 'BEGIN { exit !(t <= b) }' ||
+  ct_fail_dump "the stalled job took $took s to end (bound: --stall-timeout + 10 s)" "$work/stall.log"
+grep "error: stall:" "$work/stall.log" | grep -q "rank 3 (" ||
+  ct_fail_dump "the stall error does not name rank 3" "$work/stall.log"
+ct_check "SIGSTOP of rank 3 on $host_b: exit 76 after $took s: $(grep "error: stall:" "$work/stall.log" | head -n 1)"
+echo "PASS: 4 ranks on two namespace 'hosts' over TCP match the single-host run; a stalled rank ends the job"

@@ -69,3 +69,15 @@ require_debian_python() {
       { echo "SKIP: $py cannot import $module (launch/install-deps.sh installs Debian's python3-$module)"; exit 77; }
   done
 }
+
+# rank_pid DIR R: the pid of the fmnist_dist process with rank R whose command line mentions DIR
+# (Open MPI puts OMPI_COMM_WORLD_RANK in each rank's environment); empty if none yet.
+rank_pid() {
+  local dir="$1" rank="$2" pid
+  for pid in $(pgrep -f "fmnist_dist.*$dir"); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$rank"; then
+      echo "$pid"
+      return
+    fi
+  done
+}

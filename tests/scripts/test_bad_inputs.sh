@@ -45,6 +45,12 @@ cases=(
   "validation metric without validation|--best-checkpoint-monitor: metric 'val_loss'|--best-checkpoint-monitor val_loss --validation-split 0"
   "plateau metric that does not exist|--plateau-monitor|--lr-schedule plateau --plateau-monitor lr"
   "bad monitor mode|--early-stopping-mode|--early-stopping-monitor loss --early-stopping-mode up"
+  "batch larger than the training set|--batch-size: the global batch (100000000) exceeds the training set|--data-dir $data_dir --batch-size 100000000"
+  "model over 100 GB|needs about 128.8 GiB|--data-dir $data_dir --model dense65536-dense65536-dense65536-dense10"
+  "activations beyond memory|--batch-size 50000|--data-dir $data_dir --model cnn-deep --batch-size 50000 --validation-split 0"
+  "absurd thread count|--threads: expected at most 1024|--threads 100000"
+  "Boost message placeholder (looped forever)|'%value%'|--epochs %value%"
+  "placeholder in a config file (looped forever)|'%canonical_option%'|--config $source_dir/tests/fuzz/regressions/config_file/placeholder-loop.cfg"
 )
 
 for entry in "${cases[@]}"; do
@@ -58,4 +64,9 @@ expect_one_line_error "negative lr" "--lr" 2 --lr -0.5
 expect_one_line_error "unknown augmentation" "--augment" 2 --augment flip,rotate
 expect_one_line_error "monitored metric that does not exist" "val_acc" 2 --early-stopping-monitor val_acc
 expect_one_line_error "batch smaller than ranks" "--batch-size" 4 --batch-size 3 --data-dir "$data_dir"
+expect_one_line_error "model over 100 GB" "needs about" 2 --data-dir "$data_dir" --model dense65536-dense65536-dense65536-dense10
+# More threads than cores is allowed, with a warning.
+"$fmnist" --data-dir "$data_dir" --threads 16 --max-steps 1 --epochs 1 --output-dir "$work/threads" >"$work/threads.out" 2>&1 ||
+  { cat "$work/threads.out"; fail "--threads 16 failed"; }
+grep -q "warning: --threads 16 exceeds this node's" "$work/threads.out" || fail "no warning for --threads 16"
 echo "bad inputs: all rejected cleanly"

@@ -67,13 +67,12 @@ CheckpointState make_state() {
       make_array("conv2d/kernel", {32, 1, 3, 3}, -0.5f), make_array("conv2d/bias", {32}, 0.0f),
       make_array("dense/kernel", {6272, 10}, 0.25f), make_array("dense/bias", {10}, 1.0f)};
   std::vector<float>& special = state.model[1].values;
-  special[0] = float_from_bits(0x7FC12345u);  // quiet NaN with a payload
-  special[1] = float_from_bits(0xFF800001u);  // negative signalling NaN
-  special[2] = float_from_bits(0x80000000u);  // -0.0
-  special[3] = float_from_bits(0x00000001u);  // smallest denormal
-  special[4] = float_from_bits(0x807FFFFFu);  // largest negative denormal
-  special[5] = float_from_bits(0x7F800000u);  // +inf
-  special[6] = float_from_bits(0x7F7FFFFFu);  // largest finite
+  // (NaN and infinity are refused by the writer: WritingANonFiniteValueIsRefused.)
+  special[0] = float_from_bits(0x80000000u);  // -0.0
+  special[1] = float_from_bits(0x00000001u);  // smallest denormal
+  special[2] = float_from_bits(0x807FFFFFu);  // largest negative denormal
+  special[3] = float_from_bits(0x7F7FFFFFu);  // largest finite
+  special[4] = float_from_bits(0xFF7FFFFFu);  // most negative finite
   for (const char* moment : {"m", "v"}) {
     for (const NamedArray& param : state.model) {
       NamedArray m = param;
@@ -204,6 +203,40 @@ TEST_F(CheckpointFileTest, RoundTripIsBitExactForEveryField) {
   expect_same_state(state, read_checkpoint(path("ckpt.h5")));
   EXPECT_EQ(folder_entries(dir_), std::vector<std::string>{"ckpt.h5"})
       << "temporary file left behind";
+}
+
+TEST_F(CheckpointFileTest, WritingANonFiniteValueIsRefused) {
+  // A diverged run must not replace a good checkpoint: NaN or infinity anywhere that training
+  // resumes from is refused before anything is written, and the existing file stays as it was.
+  const std::string file = path("ckpt.h5");
+  write_checkpoint(file, make_state());
+  const std::string before = read_bytes(file);
+  struct Case {
+    const char* where;
+    std::uint32_t bits;
+    void (*poison)(CheckpointState&, float);
+  };
+  const Case cases[] = {
+      {"/model/dense/kernel[5]", 0x7FC12345u, [](CheckpointState& s, float v) { s.model[2].values[5] = v; }},
+      {"/model/conv2d/bias[0]", 0x7F800000u, [](CheckpointState& s, float v) { s.model[1].values[0] = v; }},
+      {"/optimizer/v/dense/bias[9]", 0xFF800000u, [](CheckpointState& s, float v) { s.optimizer.back().values[9] = v; }},
+      {"/progress/loss_sum", 0x7FC00000u, [](CheckpointState& s, float v) { s.epoch_progress["loss_sum"] = v; }},
+  };
+  for (const Case& c : cases) {
+    CheckpointState state = make_state();
+    c.poison(state, float_from_bits(c.bits));
+    try {
+      write_checkpoint(file, state);
+      ADD_FAILURE() << "a non-finite value in " << c.where << " was written";
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      EXPECT_NE(message.find(c.where), std::string::npos) << message;
+      EXPECT_NE(message.find("non-finite"), std::string::npos) << message;
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    }
+    EXPECT_TRUE(read_bytes(file) == before) << "the good checkpoint changed";
+    EXPECT_EQ(folder_entries(dir_), std::vector<std::string>{"ckpt.h5"}) << "temporary file left behind";
+  }
 }
 
 TEST_F(CheckpointFileTest, RoundTripOfEmptyAndZeroSizedFields) {

@@ -137,6 +137,33 @@ TEST(ModelSpec, PresetParameterCounts) {
   }
 }
 
+TEST(ModelSpec, ModelSizeMatchesTheHandCountWithoutAllocating) {
+  for (const PresetCase& p : preset_cases()) {
+    SCOPED_TRACE(p.name);
+    const Tracked t = track(p.layers);
+    const ModelSize size = model_size(p.name);
+    EXPECT_EQ(static_cast<long long>(size.params), t.params);
+    std::size_t outputs = 0;
+    for (const Shape& s : t.shapes) outputs += s.per_sample();
+    EXPECT_EQ(size.outputs_per_sample, outputs);
+    EXPECT_EQ(size.input_per_sample, 784u);
+  }
+  // 784*65536 + 65536 + 2 * (65536*65536 + 65536) + 65536*10 + 10 parameters: 128 GiB with
+  // gradients and Adam's moments. Sized from the spec alone, nothing of it allocated.
+  const ModelSize huge = model_size("dense65536-dense65536-dense65536-dense10");
+  EXPECT_EQ(huge.params, 784ull * 65536 + 65536 + 2 * (65536ull * 65536 + 65536) + 65536ull * 10 + 10);
+  EXPECT_THROW(model_size("dense128-dense11"), Error);  // not 10 logits, as build_model
+}
+
+TEST(ModelSpec, BuildingAModelBeyondMemoryThrowsBeforeAllocating) {
+  try {
+    build_model("dense65536-dense65536-dense65536-dense10");
+    ADD_FAILURE() << "a 64 GiB model was built";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("needs about 64.4 GiB"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ModelSpec, SummaryShowsKerasTotals) {
   const std::string cnn = model_summary(*build_model("cnn"));
   EXPECT_NE(cnn.find("Total params: 421,642"), std::string::npos) << cnn;
@@ -193,6 +220,9 @@ TEST(ModelSpec, BadSpecsThrowNamingTheToken) {
   expect_error_naming("dense0-dense10", "dense0");
   expect_error_naming("flatten-dense128", "dense128");    // last layer does not output 10
   expect_error_naming("conv32x30-dense10", "conv32x30");  // kernel larger than the input
+  // 39999^2 x 32 overflowed the int fan-out before any shape check (found by fuzzing).
+  expect_error_naming("conv32x39999same-flatten-dense10", "conv32x39999same");
+  EXPECT_THROW(model_size("conv32x39999same-flatten-dense10"), Error);
   expect_error_naming("drop1.5-dense10", "drop1.5");
   expect_error_naming("flatten--dense10", "flatten--dense10");  // empty token
 }

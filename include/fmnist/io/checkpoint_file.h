@@ -58,7 +58,8 @@ struct CheckpointState {
 /// closed, fsync'ed and rename()d over `path`, then the folder is fsync'ed. On any failure the
 /// temporary file is removed and Error (naming `path`) is thrown; `path` is never half-written.
 /// Throws Error before writing anything if `state` is inconsistent (values vs shape, a bad or
-/// duplicate path, a counter named "name", text containing NUL).
+/// duplicate path, a counter named "name", text containing NUL), or if a parameter, optimizer
+/// moment or running sum is not finite (so a diverged run never replaces a good checkpoint).
 void write_checkpoint(const std::string& path, const CheckpointState& state);
 
 /// Reads `path` and checks everything (format version, whole-file checksum, presence and type of

@@ -37,7 +37,19 @@ const std::vector<Preset>& presets();
 /// malformed spec, naming the offending token and the valid forms.
 std::string resolve_model_spec(const std::string& name_or_spec);
 
-/// Builds the model for a spec (or preset name) on 28x28 grey images.
+/// What a model will need, known from its spec before anything is allocated (floats).
+struct ModelSize {
+  std::size_t params = 0;         // trainable: values, and as many gradients and moments
+  std::size_t non_trainable = 0;  // BatchNormalization's moving statistics
+  std::size_t input_per_sample = 0;
+  std::size_t outputs_per_sample = 0;  // sum over the layers of one sample's output size
+};
+
+/// Checks the spec (or preset name) as build_model does, without allocating the model.
+ModelSize model_size(const std::string& name_or_spec);
+
+/// Builds the model for a spec (or preset name) on 28x28 grey images. Throws Error, before
+/// allocating, when its parameters and gradients do not fit in the memory available.
 std::unique_ptr<Sequential> build_model(const std::string& name_or_spec);
 
 /// Keras' model.summary() table, ending with "Total params: N" (comma-grouped).

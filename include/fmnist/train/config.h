@@ -38,6 +38,8 @@ struct TrainConfig {
   EarlyStoppingOptions early_stopping;
   bool best_checkpoint = false;          // keep checkpoints/best.h5 by best_checkpoint_monitor
   Monitor best_checkpoint_monitor{"val_loss", MonitorMode::kAuto, 0.0};
+  double stall_warning = 60;             // seconds a step's collective may wait before rank 0 warns; 0 = never
+  double stall_timeout = 300;            // seconds before the job ends with kExitStalled; 0 = never
 };
 
 /// The options that change what a run trains (beyond the sample order), as config-text keys:

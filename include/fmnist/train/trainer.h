@@ -17,6 +17,7 @@
 #include "fmnist/dist/channel_stats_allreduce.h"
 #include "fmnist/dist/communicator.h"
 #include "fmnist/dist/gradient_sync.h"
+#include "fmnist/dist/stall_watchdog.h"
 #include "fmnist/io/history_file.h"
 #include "fmnist/nn/sequential.h"
 #include "fmnist/nn/softmax_cross_entropy.h"
@@ -57,13 +58,18 @@ struct StepTimings {
 /// Samples per forward pass in evaluation and prediction, the same at any number of ranks.
 constexpr int kEvalBatch = 32;
 
-enum class FitOutcome { kCompleted, kMaxSteps, kStopSignal };
+/// kDiverged: a step's global loss was not finite (Keras' TerminateOnNaN); training stopped
+/// before anything more was counted or saved, position() still names the last finite step.
+enum class FitOutcome { kCompleted, kMaxSteps, kStopSignal, kDiverged };
 
 class Trainer {
  public:
   /// Builds the model, optimizer and gradient buckets. `log` (progress output) is non-null
   /// on rank 0 only.
   Trainer(const TrainConfig& config, DataSplits data, Communicator& comm, std::ostream* log);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
   /// Redraw a live progress bar (when the log is a terminal) instead of whole lines only.
   void set_live_progress(bool live) { live_progress_ = live; }
 
@@ -72,7 +78,8 @@ class Trainer {
   /// Trains until config.epochs are complete, max_steps is reached, or a stop signal
   /// arrives on any rank. `on_checkpoint` (may be empty) is called on every rank whenever a
   /// checkpoint is due: at each epoch end, every checkpoint_every steps, before a signal
-  /// stop, and when max_steps stops training inside an epoch. `on_best` (may be empty) is
+  /// stop, and when max_steps stops training inside an epoch. Stops at the first step whose
+  /// global loss is not finite (kDiverged), without calling `on_checkpoint` again. `on_best` (may be empty) is
   /// called on every rank at an epoch end whose monitored metric is the best so far
   /// (config.best_checkpoint), before the schedule and EarlyStopping see that epoch.
   /// EarlyStopping ends training with kCompleted; a run it stopped does not train again.
@@ -92,6 +99,8 @@ class Trainer {
   TrainPosition& position() { return position_; }
   EpochSums& epoch_sums() { return epoch_sums_; }
   History& history() { return history_; }
+  /// The non-finite global loss (sum over the batch) of the step that ended fit with kDiverged.
+  double diverged_loss() const { return diverged_loss_; }
   /// Phase times of the most recent step.
   const StepTimings& last_step_timings() const { return timings_; }
   Communicator& comm() { return comm_; }
@@ -129,6 +138,9 @@ class Trainer {
   /// kEvalBatch; calls on_batch(first sample, n, logits (n, classes)) with labels_ filled.
   template <typename OnBatch>
   void for_each_eval_batch(const Dataset& data, OnBatch on_batch);
+  /// Throws Error naming --model and --batch-size when the estimate of what training
+  /// allocates on this node exceeds the memory available (core/memory.h).
+  void require_training_memory(int local_batch) const;
 
   TrainConfig config_;
   DataSplits data_;
@@ -137,6 +149,7 @@ class Trainer {
   std::unique_ptr<Sequential> model_;
   std::unique_ptr<Optimizer> optimizer_;
   std::unique_ptr<GradientSync> sync_;
+  std::unique_ptr<StallWatchdog> watchdog_;  // deadline on each step's collectives
   ChannelStatsAllreduce batch_stats_;  // global-batch statistics for BatchNormalization
   std::function<void(std::size_t)> on_grads_ready_;
   Augmenter augmenter_;                          // training batches only
@@ -151,6 +164,7 @@ class Trainer {
   EpochSums epoch_sums_;
   History history_;  // one row per completed epoch, Keras' key names
   StepTimings timings_;
+  double diverged_loss_ = 0.0;
 };
 
 }  // namespace fmnist
