@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,13 @@ namespace fmnist::h5 {
 /// Stops HDF5 printing its error stack to stderr (for this thread); we report failures ourselves
 /// as one line. Called at the top of every public io/ entry point.
 void silence_errors();
+
+/// Runs `parse` (which reads the HDF5 file `path`) once in a forked child process first, and
+/// throws Error naming `path` when the child dies of a signal: libhdf5 itself can crash on a
+/// corrupt file (a NULL read inside H5Lexists was found by tests/fuzz/fuzz_keras_weights), and
+/// files made elsewhere (Keras weights) carry no checksum of ours to catch that before parsing.
+/// When the child survives, `parse` then runs in this process and its result or Error stands.
+void parse_isolated(const std::string& path, const std::function<void()>& parse);
 
 /// Throws Error("<file>: <what> (HDF5: <innermost message of HDF5's error stack>)").
 [[noreturn]] void fail(const std::string& file, const std::string& what);

@@ -130,8 +130,9 @@ void write_keras_model_json(const std::string& path, const std::string& json) {
   write_text_file_atomically(path, json);
 }
 
-KerasWeights read_keras_weights(const std::string& path) {
-  h5::silence_errors();
+namespace {
+
+KerasWeights parse_keras_weights(const std::string& path) {
   h5::Handle file = h5::open_file(path);
   switch (layout_of(file.get(), path)) {
     case Layout::kKeras3:
@@ -144,10 +145,25 @@ KerasWeights read_keras_weights(const std::string& path) {
   throw Error(path + ": expected Keras weights (a /layers group, or a layer_names attribute), found neither");
 }
 
+}  // namespace
+
+// Keras files come from elsewhere, with no checksum of ours: they are parsed in a child
+// process first, so a file that crashes libhdf5 ends with an Error instead (hdf5_util.h).
+KerasWeights read_keras_weights(const std::string& path) {
+  h5::silence_errors();
+  KerasWeights weights;
+  h5::parse_isolated(path, [&] { weights = parse_keras_weights(path); });
+  return weights;
+}
+
 bool is_keras_weights_file(const std::string& path) {
   h5::silence_errors();
-  h5::Handle file = h5::open_file(path);
-  return layout_of(file.get(), path) != Layout::kOther;
+  bool keras = false;
+  h5::parse_isolated(path, [&] {
+    h5::Handle file = h5::open_file(path);
+    keras = layout_of(file.get(), path) != Layout::kOther;
+  });
+  return keras;
 }
 
 }  // namespace fmnist

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Writes the committed seed corpora of the fuzz targets into tests/fuzz/seeds/ (small valid
-# inputs, plus near misses): IDX files (raw and gzip), --config files, and two checkpoints of a
-# tiny model written by fmnist_dist itself (so they are real, sealed files).
+# inputs, plus near misses): IDX files (raw and gzip), --config files, two checkpoints of a
+# tiny model written by fmnist_dist itself (so they are real, sealed files), and that model's
+# Keras weights: the Keras 3 file --export-keras writes and a legacy tf.keras layout of the same
+# arrays (written with Debian's python3-h5py).
 #   make_seeds.sh BUILD_DIR DATA_DIR
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 fmnist="$(cd "${1:?build dir}" && pwd)/fmnist_dist"
 data_dir="${2:?data dir}"
 seeds="$here/seeds"
-mkdir -p "$seeds"/{idx_reader,checkpoint_reader,config_file}
+mkdir -p "$seeds"/{idx_reader,checkpoint_reader,config_file,keras_weights}
 
 # IDX3: magic 0x00000803, count 2, rows 2, cols 3, then 12 pixels; IDX1: magic 0x00000801,
 # count 3, labels 0 9 4.
@@ -36,4 +38,19 @@ for optimizer in sgd adam; do
     --epochs 1 --batch-size 8 --validation-split 0 --threads 1 --output-dir "$work/$optimizer" >/dev/null
   cp "$(ls "$work/$optimizer"/checkpoints/ckpt-*.h5 | tail -n 1)" "$ck/pool7-dense10-$optimizer.h5"
 done
+kw="$seeds/keras_weights"
+"$fmnist" --export-keras "$ck/pool7-dense10-adam.h5" --output "$work/pool7-dense10.weights.h5" >/dev/null
+cp "$work/pool7-dense10.weights.h5" "$kw/pool7-dense10.weights.h5"
+/usr/bin/python3 - "$work/pool7-dense10.weights.h5" "$kw/pool7-dense10-legacy.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as src, h5py.File(sys.argv[2], "w") as dst:
+    names = [n for n in src["layers"] if len(src["layers"][n]["vars"]) > 0]
+    dst.attrs["layer_names"] = [n.encode() for n in names]
+    for n in names:
+        group = dst.create_group(n)
+        weights = [f"{n}/{'kernel' if i == '0' else 'bias'}:0" for i in src["layers"][n]["vars"]]
+        group.attrs["weight_names"] = [w.encode() for w in weights]
+        for i, w in zip(src["layers"][n]["vars"], weights):
+            group.create_dataset(w, data=src["layers"][n]["vars"][i][()])
+PY
 ls -l "$seeds"/*

@@ -19,6 +19,8 @@ echo "model = cnn" >"$work/good.cfg"
 printf 'model = cnn\nbogus-key = 3\n' >"$work/bad.cfg"
 printf 'model = cnn-bn\naugment = flip,rotate\n' >"$work/bad-augment.cfg"
 
+crashing_weights="$source_dir/tests/fuzz/regressions/keras_weights/hdf5-null-read.weights.h5"
+
 # name | expected words in the message | arguments
 cases=(
   "missing data folder|$work/nowhere|--data-dir $work/nowhere --max-steps 1"
@@ -32,6 +34,7 @@ cases=(
   "bad config key|bogus-key|--config $work/bad.cfg"
   "missing config|$work/none.cfg|--config $work/none.cfg"
   "bad spec token|token 'bogus'|--model conv32x3-bogus-dense10"
+  "Keras weights that crash libhdf5 (found by fuzz_keras_weights)|crashes the HDF5 library|--evaluate $crashing_weights --model pool7-flatten-dense10 --data-dir $data_dir"
   "unknown augmentation|--augment: unknown augmentation 'rotate'|--augment flip,rotate"
   "unknown augmentation in a config file|--augment: unknown augmentation 'rotate'|--config $work/bad-augment.cfg"
   "shift out of range|unknown augmentation 'shift9'|--augment shift9"
@@ -64,6 +67,8 @@ expect_one_line_error "negative lr" "--lr" 2 --lr -0.5
 expect_one_line_error "unknown augmentation" "--augment" 2 --augment flip,rotate
 expect_one_line_error "monitored metric that does not exist" "val_acc" 2 --early-stopping-monitor val_acc
 expect_one_line_error "batch smaller than ranks" "--batch-size" 4 --batch-size 3 --data-dir "$data_dir"
+expect_one_line_error "Keras weights that crash libhdf5" "crashes the HDF5 library" 2 --init-from "$crashing_weights" \
+  --model pool7-flatten-dense10 --epochs 0 --data-dir "$data_dir"
 expect_one_line_error "model over 100 GB" "needs about" 2 --data-dir "$data_dir" --model dense65536-dense65536-dense65536-dense10
 # More threads than cores is allowed, with a warning.
 "$fmnist" --data-dir "$data_dir" --threads 16 --max-steps 1 --epochs 1 --output-dir "$work/threads" >"$work/threads.out" 2>&1 ||
