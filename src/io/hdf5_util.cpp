@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <thread>
 #include <type_traits>
 
 #include "fmnist/core/error.h"
@@ -209,9 +211,24 @@ void parse_isolated(const std::string& path, const std::function<void()>& parse)
     }
     _exit(0);
   }
+  // libhdf5 can also loop forever on a corrupt file (found by the same fuzzer): a file our
+  // models' weights fill parses in milliseconds, so the child gets kParseSeconds.
+  constexpr double kParseSeconds = 5.0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kParseSeconds);
   int status = 0;
-  while (waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) throw Error(path + ": cannot wait for the child checking the file (" + std::strerror(errno) + ")");
+  for (;;) {
+    const pid_t done = waitpid(child, &status, WNOHANG);
+    if (done == child) break;
+    if (done < 0 && errno != EINTR)
+      throw Error(path + ": cannot wait for the child checking the file (" + std::strerror(errno) + ")");
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(child, SIGKILL);
+      while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+      }
+      throw Error(path + ": expected a readable HDF5 file, found one the HDF5 library did not finish reading in " +
+                  std::to_string(static_cast<int>(kParseSeconds)) + " s: the file is corrupt");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   // The child exits 0 whatever parse threw; anything else is a crash (a signal, or a sanitizer's
   // exit status in an instrumented build).

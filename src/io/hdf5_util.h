@@ -21,7 +21,9 @@ void silence_errors();
 /// throws Error naming `path` when the child dies of a signal: libhdf5 itself can crash on a
 /// corrupt file (a NULL read inside H5Lexists was found by tests/fuzz/fuzz_keras_weights), and
 /// files made elsewhere (Keras weights) carry no checksum of ours to catch that before parsing.
-/// When the child survives, `parse` then runs in this process and its result or Error stands.
+/// The same when the child has not finished after a few seconds (libhdf5 can also loop forever
+/// on a corrupt file): it is killed. When the child survives, `parse` then runs in this process
+/// and its result or Error stands.
 void parse_isolated(const std::string& path, const std::function<void()>& parse);
 
 /// Throws Error("<file>: <what> (HDF5: <innermost message of HDF5's error stack>)").
