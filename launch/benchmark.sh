@@ -21,10 +21,12 @@
 #   (e) whole-process wall time, every preset: start-up, data loading, the same training steps
 #       and the test evaluation, fmnist_dist (--max-steps) against each peer (--evaluate-test);
 #   (f) threads against ranks on this machine: cnn and cnn-deep, 1 rank x 2 threads against
-#       2 ranks x 1 thread, N reps.
+#       2 ranks x 1 thread, N reps;
+#   (g) the stall watchdog's cost: mlp (the shortest step), np=2, --benchmark-watchdog (10-step
+#       blocks without and with the deadline in one process), N reps.
 # Timed steps: 200 for the MLPs, 60 for the CNNs, 25 for cnn-deep (5 warm-up, 3 for cnn-deep);
 # about 30 minutes on 2 cores with every peer (the first run also downloads the pip peers). Options:
-#   --reps N         repetitions for (b), (c) and (f) (default 3)
+#   --reps N         repetitions for (b), (c), (f) and (g) (default 3)
 #   --quick          a fifth of the steps, 1 rep, (e) for mlp and cnn only, (f) for cnn only:
 #                    checks the script, not the machine
 #   --no-torch       skip every peer (Debian's PyTorch and the pip ones)
@@ -151,6 +153,7 @@ cores="$(nproc)"
 steps_for() {
   local timed warmup=5
   case "$1" in
+    watchdog:*) timed=1600; warmup=50 ;;
     mlp|mlp-300-100) timed=200 ;;
     cnn-deep) timed=25; warmup=3 ;;
     *) timed=60 ;;
@@ -182,7 +185,11 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 run_case() {
   local section="$1" rep="$2" tool="$3" np="$4" model="$5" batch="$6" order="$7" threads="${8:-1}"
   local timed warmup
-  read -r timed warmup <<< "$(steps_for "$model")"
+  if [[ "$section" == watchdog ]]; then
+    read -r timed warmup <<< "$(steps_for "watchdog:$model")"
+  else
+    read -r timed warmup <<< "$(steps_for "$model")"
+  fi
   run_id=$(( run_id + 1 ))
   local json="$work_dir/run$run_id.json" log="$work_dir/run$run_id.log"
   local -a cmd
@@ -195,7 +202,8 @@ run_case() {
       cmd=(mpirun "${mpi_flags[@]}" -np "$np" "$binary" --benchmark --model "$model" --batch-size "$batch"
            --threads "$threads" --benchmark-steps "$timed" --benchmark-warmup "$warmup" --data-dir "$data_dir"
            --benchmark-json "$json")
-      if [[ "$section" == "presets" ]]; then cmd+=(--benchmark-layers); fi ;;
+      if [[ "$section" == "presets" ]]; then cmd+=(--benchmark-layers); fi
+      if [[ "$section" == "watchdog" ]]; then cmd+=(--benchmark-watchdog); fi ;;
     pytorch:*) cmd=("$peer_python" launch/pytorch_peer.py) ;;
     pytorch2:*) cmd=("$pip_python" launch/pytorch_peer.py) ;;
     keras:*) cmd=("$keras_python" launch/keras_peer.py --backend jax) ;;
@@ -290,6 +298,11 @@ for (( rep = 1; rep <= reps; rep++ )); do
       run_case layout "$rep" fmnist_dist 1 "$model" 32 2 2
     fi
   done
+done
+
+# (g) the stall watchdog's cost, measured inside each run (blocks without and with the deadline).
+for (( rep = 1; rep <= reps; rep++ )); do
+  run_case watchdog "$rep" fmnist_dist 2 mlp 32 1
 done
 
 finished_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -680,6 +693,28 @@ for model in ("cnn", "cnn-deep"):
     summary["layout"].append({"model": model, "one_rank_two_threads": med(one) if one else None,
                               "two_ranks_one_thread": med(two) if two else None, "median_ratio": mr,
                               "ratios": ratios})
+md += [""]
+
+# (g)
+summary["watchdog"] = []
+md += ["## (g) The stall watchdog's cost (mlp, np=2, batch 32)", "",
+       "`--benchmark-watchdog` times the steps in alternating 10-step blocks without the deadline (blocking "
+       "`MPI_Wait`) and with it (`MPI_Test` loops under `--stall-timeout`), off, on, on, off, ... in one process; "
+       "the cost is the median of the block pairs' ratios (rank 0's step times).", "",
+       "| rep | run | ms/step without | ms/step with | cost |", "|---|---|---|---|---|"]
+costs = []
+for r in pick(section="watchdog"):
+    x = r["result"]
+    if not x:
+        md.append(f"| {r['rep']} | {r['id']} | failed | | |")
+        continue
+    costs.append(x["watchdog_cost_percent"])
+    md.append(f"| {r['rep']} | {r['id']} | {x['watchdog_off_ms']:.4f} | {x['watchdog_on_ms']:.4f} | "
+              f"{x['watchdog_cost_percent']:+.2f}% |")
+    summary["watchdog"].append({"run": r["id"], "off_ms": x["watchdog_off_ms"], "on_ms": x["watchdog_on_ms"],
+                                "cost_percent": x["watchdog_cost_percent"]})
+if costs:
+    md += ["", f"Median cost over {len(costs)} run{'s' if len(costs) > 1 else ''}: **{med(costs):+.2f}%** of the step."]
 md += [""]
 
 # Commands

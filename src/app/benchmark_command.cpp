@@ -27,6 +27,7 @@ int run_benchmark_command(const CliOptions& cli, Communicator& comm) {
   options.timed_steps = cli.benchmark_steps;
   options.json_path = cli.benchmark_json;
   options.layer_profile = cli.benchmark_layers;
+  options.watchdog_comparison = cli.benchmark_watchdog;
   run_benchmark(cli.config, std::move(splits), comm, options, comm.rank() == 0 ? &std::cout : nullptr);
   return 0;
 }

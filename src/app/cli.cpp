@@ -164,7 +164,8 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
       ("benchmark-json", po::value<std::string>(&cli.benchmark_json), "with --benchmark: also write the figures to PATH as JSON")
       ("benchmark-steps", po::value<int>(&cli.benchmark_steps)->default_value(cli.benchmark_steps), "with --benchmark: timed steps")
       ("benchmark-warmup", po::value<int>(&cli.benchmark_warmup)->default_value(cli.benchmark_warmup), "with --benchmark: untimed warm-up steps")
-      ("benchmark-layers", po::bool_switch(&cli.benchmark_layers), "with --benchmark: also time every layer on its own (forward, backward, GEMM GFLOP/s)");
+      ("benchmark-layers", po::bool_switch(&cli.benchmark_layers), "with --benchmark: also time every layer on its own (forward, backward, GEMM GFLOP/s)")
+      ("benchmark-watchdog", po::bool_switch(&cli.benchmark_watchdog), "with --benchmark: time steps in alternating blocks without and with the stall watchdog's deadline, and print its cost");
   po::options_description model("Model and optimisation");
   model.add_options()
       ("model", po::value<std::string>(&c.model)->default_value(c.model), "preset name or layer spec (see below)")
@@ -335,6 +336,8 @@ CliOptions parse_command_line(int argc, const char* const* argv) {
     throw Error("--stall-warning: expected seconds >= 0, found " + text_of(c.stall_warning));
   if (!(c.stall_timeout >= 0.0))
     throw Error("--stall-timeout: expected seconds >= 0, found " + text_of(c.stall_timeout));
+  if (cli.benchmark_watchdog && c.stall_warning == 0.0 && c.stall_timeout == 0.0)
+    throw Error("--benchmark-watchdog: expected the watchdog on (--stall-warning or --stall-timeout above 0), found both 0");
   if (!(c.bucket_mb > 0.0)) throw Error("--bucket-mb: expected a positive size, found " + text_of(c.bucket_mb));
   check_accuracy_options(c, augment, schedule, boundaries, values, plateau_mode, plateau_monitor, stop_monitor,
                          stop_mode, stop_baseline, best_monitor, best_mode);

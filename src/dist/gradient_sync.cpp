@@ -5,8 +5,8 @@
 
 namespace fmnist {
 
-GradientSync::GradientSync(Communicator& comm, float* grads, std::size_t size, std::size_t bucket_bytes,
-                           const std::vector<std::size_t>& boundaries)
+GradientSync::GradientSync(Communicator& comm, float* grads, std::size_t size, std::size_t tail,
+                           std::size_t bucket_bytes, const std::vector<std::size_t>& boundaries)
     : comm_(comm), grads_(grads) {
   const std::size_t target = std::max<std::size_t>(bucket_bytes / sizeof(float), 1);
   std::vector<std::size_t> cuts(boundaries.begin(), boundaries.end());
@@ -14,7 +14,7 @@ GradientSync::GradientSync(Communicator& comm, float* grads, std::size_t size, s
   std::sort(cuts.begin(), cuts.end());
   cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
   // Walk tensor starts from the end, closing a bucket once it holds at least `target` floats.
-  std::size_t end = size;
+  std::size_t end = size + tail;
   for (std::size_t i = cuts.size(); i-- > 0;) {
     const std::size_t begin = cuts[i];
     if (begin >= end) continue;

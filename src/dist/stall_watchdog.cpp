@@ -68,8 +68,7 @@ StallWatchdog::~StallWatchdog() {
 
 void StallWatchdog::begin_step(std::int64_t step) {
   step_ = step;
-  armed_ = enabled_;
-  if (!enabled_) return;
+  armed_ = enabled_ && !suspended_;
 }
 
 void StallWatchdog::poll_reports() {

@@ -22,7 +22,7 @@ void ParamArena::add(const std::string& layer_name, int layer_index, const Param
 
 std::vector<ParamBinding> ParamArena::allocate() {
   values_.assign(pending_size_, 0.0f);
-  grads_.assign(pending_size_, 0.0f);
+  grads_.assign(pending_size_ + kGradientTail, 0.0f);
   std::vector<ParamBinding> bindings;
   for (const ParamView& v : views_)
     bindings.push_back(ParamBinding{values_.data() + v.offset, grads_.data() + v.offset, v.size});

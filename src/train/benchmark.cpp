@@ -93,11 +93,26 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
                 " samples exceed the " + std::to_string(count) + " training samples");
 
   std::vector<double> forward, backward, wait, optimizer, metrics, total;
+  // The watchdog comparison: blocks of kWatchdogBlock timed steps, deadline off, on, on, off,
+  // ... (so a drift of the machine's speed favours neither), each block's median kept.
+  constexpr int kWatchdogBlock = 10;
+  std::vector<double> block_steps, blocks_off, blocks_on;
   for (int step = 0; step < total_steps; ++step) {
+    const int timed = step - options.warmup_steps;
+    const int block = timed / kWatchdogBlock;
+    const bool deadline = block % 4 == 1 || block % 4 == 2;
+    if (options.watchdog_comparison) trainer.suspend_stall_watchdog(timed >= 0 && !deadline);
     bool stop = false;
     trainer.train_step(order.data() + static_cast<std::size_t>(step) * batch, batch, &stop);
     if (step < options.warmup_steps) continue;
     const StepTimings& t = trainer.last_step_timings();
+    if (options.watchdog_comparison) {
+      block_steps.push_back(t.total);
+      if (block_steps.size() == kWatchdogBlock) {
+        (deadline ? blocks_on : blocks_off).push_back(median(block_steps));
+        block_steps.clear();
+      }
+    }
     forward.push_back(t.forward);
     backward.push_back(t.backward);
     wait.push_back(t.allreduce_wait);
@@ -147,6 +162,25 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
                 peak_gflops > 0 ? 100.0 * sgemm_total / peak_gflops : 0.0,
                 peak_gflops > 0 ? 100.0 * gflops / peak_gflops : 0.0);
   *log << yardstick << "\n";
+  double watchdog_off_ms = 0, watchdog_on_ms = 0, watchdog_cost = 0;
+  if (options.watchdog_comparison) {
+    const std::size_t pairs = std::min(blocks_off.size(), blocks_on.size());
+    std::vector<double> ratios;
+    for (std::size_t i = 0; i < pairs; ++i) ratios.push_back(blocks_on[i] / blocks_off[i]);
+    watchdog_off_ms = median(blocks_off) * ms;
+    watchdog_on_ms = median(blocks_on) * ms;
+    watchdog_cost = pairs > 0 ? 100.0 * (median(ratios) - 1.0) : 0.0;
+    char line[512];
+    if (comm.size() == 1 || pairs == 0)
+      std::snprintf(line, sizeof(line), "stall watchdog: not compared (%s)",
+                    comm.size() == 1 ? "it is off at 1 rank" : "fewer than 20 timed steps");
+    else
+      std::snprintf(line, sizeof(line),
+                    "stall watchdog (rank 0, %zu pairs of %d-step blocks): median step %.4f ms without the deadline, "
+                    "%.4f ms with it; cost %+.2f%% (median of the pairs' ratios)",
+                    pairs, kWatchdogBlock, watchdog_off_ms, watchdog_on_ms, watchdog_cost);
+    *log << line << "\n";
+  }
   if (options.json_path.empty()) return;
   std::ofstream json(options.json_path);
   if (!json) throw Error("--benchmark-json: cannot write '" + options.json_path + "'");
@@ -158,7 +192,8 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
                 "\"flops_per_sample\": %.0f, \"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"peak_rss_mib\": %.1f, "
                 "\"blas_kernel\": \"%s\", \"blas_kernel_openblas_choice\": \"%s\", \"blas_kernel_source\": \"%s\", "
                 "\"flops_per_cycle\": %d, \"clock_ghz\": %.3f, \"nominal_peak_gflops\": %.2f, "
-                "\"params\": %zu, \"bucket_mb\": %.4f}\n",
+                "\"params\": %zu, \"bucket_mb\": %.4f, \"watchdog_off_ms\": %.4f, \"watchdog_on_ms\": %.4f, "
+                "\"watchdog_cost_percent\": %.3f}\n",
                 config.model.c_str(), comm.size(), threads, batch, options.timed_steps, samples_per_second,
                 step_seconds * ms, median(forward) * ms, median(backward) * ms, median(wait) * ms,
                 median(optimizer) * ms, median(metrics) * ms, training_flops_per_sample(trainer.model()), gflops,
@@ -166,7 +201,8 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
                 kernel.source == BlasKernelSource::kUser       ? "user"
                 : kernel.source == BlasKernelSource::kUpgraded ? "fmnist_dist"
                                                                : "openblas",
-                peak.flops_per_cycle, clock.ghz, peak_gflops, trainer.model().params().size(), config.bucket_mb);
+                peak.flops_per_cycle, clock.ghz, peak_gflops, trainer.model().params().size(), config.bucket_mb,
+                watchdog_off_ms, watchdog_on_ms, watchdog_cost);
   json << text;
 }
 

@@ -2,8 +2,9 @@
 //   gather this rank's share of the global batch -> forward -> loss (gradient scaled by
 //   1 / global batch) -> backward, starting each gradient bucket's allreduce as soon as it
 //   is final -> wait for the buckets -> identical optimizer update everywhere.
-// Then one small reduction of the step's loss / correct / count and the stop flag, so the
-// running metrics and the decision to stop are the same on every rank.
+// The step's loss / correct / count and the stop flag travel after the gradients in the first
+// bucket, so the running metrics and the decision to stop are the same on every rank without
+// another collective.
 #include "fmnist/train/trainer.h"
 
 #include <algorithm>
@@ -68,7 +69,7 @@ Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm,
   optimizer_ = make_optimizer(config_.optimizer, params.size());
   std::vector<std::size_t> starts;
   for (const ParamView& v : params.views()) starts.push_back(v.offset);
-  sync_ = std::make_unique<GradientSync>(comm_, params.grads(), params.size(),
+  sync_ = std::make_unique<GradientSync>(comm_, params.grads(), params.size(), ParamArena::kGradientTail,
                                          static_cast<std::size_t>(config_.bucket_mb * 1024 * 1024), starts);
   on_grads_ready_ = [this](std::size_t offset) { sync_->on_grads_ready(offset); };
   watchdog_ = std::make_unique<StallWatchdog>(comm_, StallLimits{config_.stall_warning, config_.stall_timeout}, log_);
@@ -117,39 +118,47 @@ LossSums Trainer::train_step(const std::int32_t* global_batch_ids, int global_ba
   augmenter_.apply(config_.seed, position_.epoch, ids, model_->input());
   Clock::time_point forward_done = Clock::now();
   ForwardContext ctx{Mode::kTrain, config_.seed, position_.epoch, ids, &batch_stats_};
+  // The step's metrics ride after the gradients in the first bucket (written before backward
+  // starts it). As floats: counts are exact up to 2^24, far above any batch.
+  float* metrics = params.gradient_tail();
+  static_assert(ParamArena::kGradientTail >= 4, "the gradient tail holds the step's four metrics");
   if (n > 0) {
     const Tensor& logits = model_->forward(ctx);
     local = softmax_cross_entropy(logits, labels_.data(), 1.0f / static_cast<float>(global_batch),
                                   &model_->logits_grad(), config_.label_smoothing);
     forward_done = Clock::now();
+    write_step_metrics(local, metrics);
     model_->backward(on_grads_ready_);
   } else {
     // A last partial batch smaller than the world leaves this rank nothing to compute:
     // it contributes zero gradient but still joins every collective.
     std::memset(params.grads(), 0, sizeof(float) * params.size());
+    write_step_metrics(local, metrics);
     model_->step_without_data(ctx, on_grads_ready_);
   }
   const Clock::time_point wait_start = Clock::now();
   sync_->finish();
+  watchdog_->end_step();
   const Clock::time_point optimizer_start = Clock::now();
   optimizer_->set_learning_rate(static_cast<float>(learning_rate_at(position_.global_step)));
   optimizer_->step(params.values(), params.grads(), params.size());
   const Clock::time_point metrics_start = Clock::now();
-
-  // Step metrics and the stop flag, reduced exactly: counts as integers, loss as double.
-  std::int64_t counts[3] = {local.correct, local.count, stop_signal_received() ? 1 : 0};
-  double loss = local.loss;
-  comm_.allreduce_sum(counts, 3, "step metrics allreduce");
-  comm_.allreduce_sum(&loss, 1, "step metrics allreduce");
-  watchdog_->end_step();
+  const LossSums global{metrics[3], static_cast<std::int64_t>(metrics[0]), static_cast<std::int64_t>(metrics[1])};
+  *stop = metrics[2] > 0.0f;
   const Clock::time_point end = Clock::now();
 
   auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
   timings_ = StepTimings{seconds(start, forward_done), seconds(forward_done, wait_start),
                          seconds(wait_start, optimizer_start), seconds(optimizer_start, metrics_start),
                          seconds(metrics_start, end), seconds(start, end)};
-  *stop = counts[2] > 0;
-  return LossSums{loss, counts[0], counts[1]};
+  return global;
+}
+
+void Trainer::write_step_metrics(const LossSums& local, float* metrics) const {
+  metrics[0] = static_cast<float>(local.correct);
+  metrics[1] = static_cast<float>(local.count);
+  metrics[2] = stop_signal_received() ? 1.0f : 0.0f;
+  metrics[3] = static_cast<float>(local.loss);
 }
 
 double Trainer::learning_rate_at(std::int64_t step) const {

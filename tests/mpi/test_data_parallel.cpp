@@ -185,16 +185,17 @@ TEST(Sharding, RankSharesAreDisjointAndCoverEveryBatch) {
 
 TEST(GradientSync, SumsEveryBucketAcrossRanks) {
   Communicator world;
-  const std::size_t size = 1000;
-  std::vector<float> grads(size);
-  for (std::size_t i = 0; i < size; ++i) grads[i] = static_cast<float>(world.rank() + 1) * (i % 7);
-  GradientSync sync(world, grads.data(), size, 256, {0, 100, 350, 600, 990});
+  const std::size_t size = 1000, tail = 3;
+  std::vector<float> grads(size + tail);
+  for (std::size_t i = 0; i < size + tail; ++i) grads[i] = static_cast<float>(world.rank() + 1) * (i % 7);
+  GradientSync sync(world, grads.data(), size, tail, 256, {0, 100, 350, 600, 990});
   EXPECT_GT(sync.bucket_count(), 1u);
   sync.on_grads_ready(600);
   sync.on_grads_ready(100);
   sync.finish();
+  // Every element, the tail after the gradients included, is the sum over ranks.
   const float rank_sum = static_cast<float>(world.size() * (world.size() + 1) / 2);
-  for (std::size_t i = 0; i < size; ++i) ASSERT_EQ(grads[i], rank_sum * (i % 7)) << "element " << i;
+  for (std::size_t i = 0; i < size + tail; ++i) ASSERT_EQ(grads[i], rank_sum * (i % 7)) << "element " << i;
 }
 
 }  // namespace

@@ -41,6 +41,7 @@ cases=(
   "unknown augmentation in a config file|--augment: unknown augmentation 'rotate'|--config $work/bad-augment.cfg"
   "shift out of range|unknown augmentation 'shift9'|--augment shift9"
   "unknown schedule|--lr-schedule|--lr-schedule linear"
+  "watchdog comparison with the watchdog off|--benchmark-watchdog: expected the watchdog on|--benchmark --benchmark-watchdog --stall-warning 0 --stall-timeout 0"
   "plateau factor out of range|--plateau-factor: expected a value in (0, 1)|--lr-schedule plateau --plateau-factor 1.5"
   "cosine alpha out of range|--lr-alpha|--lr-schedule cosine --lr-alpha 2"
   "exponential without decay steps|--decay-steps|--lr-schedule exponential"

@@ -17,7 +17,7 @@ timeout 900 bash "$source_dir/launch/benchmark.sh" --quick --no-torch --binary "
 [[ -f "$work/out/benchmark.md" && -f "$work/out/benchmark.json" ]] || fail "benchmark.md/.json not written"
 [[ -f "$work/out/scaling.md" && -f "$work/out/allreduce-np2.json" ]] || fail "scaling.md/allreduce-np2.json not written"
 grep -q "^| cnn | 421,642 |" "$work/out/scaling.md" || fail "scaling.md has no cnn row with its 421,642 parameters"
-for section in "## (a)" "### Per layer" "## (b)" "## (c)" "## (d)" "## (e)" "## (f)" "## Commands"; do
+for section in "## (a)" "### Per layer" "## (b)" "## (c)" "## (d)" "## (e)" "## (f)" "## (g)" "## Commands"; do
   grep -qF "$section" "$work/out/benchmark.md" || fail "benchmark.md has no '$section' section"
 done
 
@@ -52,6 +52,10 @@ for r in runs:
         bad.append(f"{name}: GFLOP/s {x['gflops']} != FLOPs x samples/s {gflops:.2f}")
     if not (x["sgemm_gflops"] > 0 and x["peak_rss_mib"] > 0):
         bad.append(f"{name}: no sgemm figure or RSS")
+    if r["section"] == "watchdog":  # both halves timed, and the cost is their ratio's size
+        off, on, cost = x["watchdog_off_ms"], x["watchdog_on_ms"], x["watchdog_cost_percent"]
+        if not (off > 0 and on > 0 and abs(cost) < 100 * max(on / off, off / on)):
+            bad.append(f"{name}: watchdog halves {off} / {on} ms, cost {cost} %")
 presets = sorted({r["model"] for r in runs if r["section"] == "presets"})
 for model in presets:
     if f"**{model}** (run" not in md:

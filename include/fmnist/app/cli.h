@@ -27,6 +27,7 @@ struct CliOptions {
   int benchmark_steps = 30;
   int benchmark_warmup = 5;
   bool benchmark_layers = false;  // --benchmark-layers
+  bool benchmark_watchdog = false;  // --benchmark-watchdog
 };
 
 /// Parses argv (and --config FILE, whose 'key = value' lines use the same option names;

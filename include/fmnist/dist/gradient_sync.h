@@ -1,6 +1,8 @@
 // Bucketed gradient averaging that overlaps backward (as PyTorch DDP and Horovod do):
 // the arena is cut into buckets from its end, since backward finishes the last layers
-// first; a bucket's MPI_Iallreduce starts as soon as all its gradients are final.
+// first; a bucket's MPI_Iallreduce starts as soon as all its gradients are final. A few
+// floats after the gradients (the step's metrics) ride in the first bucket, so a step needs
+// no other collective.
 #pragma once
 
 #include <cstddef>
@@ -12,9 +14,11 @@ namespace fmnist {
 
 class GradientSync {
  public:
-  /// Buckets of about `bucket_bytes` over grads[0, size). Bucket boundaries never split a
-  /// parameter tensor whose start is in `boundaries` unless one tensor alone exceeds the size.
-  GradientSync(Communicator& comm, float* grads, std::size_t size, std::size_t bucket_bytes,
+  /// Buckets of about `bucket_bytes` over grads[0, size + tail). Bucket boundaries never split
+  /// a parameter tensor whose start is in `boundaries` unless one tensor alone exceeds the size.
+  /// The `tail` floats after the gradients belong to the first bucket started: write them
+  /// before the first on_grads_ready().
+  GradientSync(Communicator& comm, float* grads, std::size_t size, std::size_t tail, std::size_t bucket_bytes,
                const std::vector<std::size_t>& boundaries);
 
   /// Starts the allreduce of every bucket lying entirely at offsets >= `ready_offset`, and

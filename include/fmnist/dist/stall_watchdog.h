@@ -37,6 +37,9 @@ class StallWatchdog {
   void begin_step(std::int64_t step);
   /// Disarms it: what follows (checkpoint, evaluation) may take as long as it needs.
   void end_step() { armed_ = false; }
+  /// While suspended, begin_step() does not arm: the collectives block in MPI as without a
+  /// watchdog. For `--benchmark-watchdog`, which times steps both ways in one run.
+  void suspend(bool suspended) { suspended_ = suspended; }
   bool armed() const { return armed_; }
 
   /// Waits for `op` (started on the Communicator) under the deadline. Throws Error with exit
@@ -60,6 +63,7 @@ class StallWatchdog {
   std::ostream* log_;
   bool enabled_ = false;
   bool armed_ = false;
+  bool suspended_ = false;
   bool oversubscribed_ = false;  // more ranks on this node than cores: yield while waiting
   std::int64_t step_ = 0;
   std::chrono::steady_clock::time_point started_{};  // construction: "silent since the start"

@@ -23,6 +23,10 @@ struct ParamView {
 
 class ParamArena {
  public:
+  /// Floats kept after the gradients, in the same buffer: values that travel with them in the
+  /// gradient allreduce (the step's loss, correct, count and stop flag) at no extra message.
+  static constexpr std::size_t kGradientTail = 4;
+
   /// Appends a parameter; offsets are assigned in call order. Must precede allocate().
   void add(const std::string& layer_name, int layer_index, const ParamSpec& spec);
   /// Allocates values and gradients (zeroed) and returns their bindings in add() order.
@@ -35,6 +39,8 @@ class ParamArena {
   const float* values() const { return values_.data(); }
   float* grads() { return grads_.data(); }
   const float* grads() const { return grads_.data(); }
+  /// The kGradientTail floats right after grads()[size() - 1].
+  float* gradient_tail() { return grads_.data() + values_.size(); }
   const std::vector<ParamView>& views() const { return views_; }
   /// The view with this path, or nullptr.
   const ParamView* find(const std::string& path) const;

@@ -18,6 +18,9 @@ struct BenchmarkOptions {
   int timed_steps = 30;
   std::string json_path;  // write the figures here as JSON (rank 0), if not empty
   bool layer_profile = false;  // then also time each layer on its own (rank 0; layer_profile.h)
+  // Time the timed steps in alternating blocks without and with the stall watchdog's
+  // deadline (off, on, on, off, ...), in the same process, and report the watchdog's cost.
+  bool watchdog_comparison = false;
 };
 
 /// Runs warm-up then timed steps on `data.train` and prints one Markdown row on rank 0:
@@ -25,7 +28,8 @@ struct BenchmarkOptions {
 /// and metrics, achieved GFLOP/s against a concurrently measured 1024^3 sgemm, and the
 /// largest peak RSS of any rank; then the yardstick: the OpenBLAS kernel the sgemm ran with
 /// (the best for this CPU unless the user set OPENBLAS_CORETYPE) and the CPU's nominal peak
-/// for the cores used (core/cpu.h). The JSON carries the same figures.
+/// for the cores used (core/cpu.h). The JSON carries the same figures. With
+/// watchdog_comparison, one more line: the median step without and with the deadline.
 void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& comm, const BenchmarkOptions& options,
                    std::ostream* log);
 

@@ -103,6 +103,8 @@ class Trainer {
   double diverged_loss() const { return diverged_loss_; }
   /// Phase times of the most recent step.
   const StepTimings& last_step_timings() const { return timings_; }
+  /// Steps run without the stall deadline while suspended (the benchmark's comparison).
+  void suspend_stall_watchdog(bool suspended) { watchdog_->suspend(suspended); }
   Communicator& comm() { return comm_; }
 
   /// Makes every rank's parameters, optimizer state, position and epoch sums equal to
@@ -115,6 +117,9 @@ class Trainer {
   /// Returns the step's loss sums over all ranks; `stop` becomes true on every rank if a
   /// stop signal arrived on any.
   LossSums train_step(const std::int32_t* global_batch_ids, int global_batch, bool* stop);
+  /// metrics[0..3] = this rank's correct, count, stop flag (1 or 0) and loss sum, to be summed
+  /// over ranks with the gradients.
+  void write_step_metrics(const LossSums& local, float* metrics) const;
 
   /// The learning rate of optimizer step `step` (0-based), from the schedule.
   double learning_rate_at(std::int64_t step) const;
