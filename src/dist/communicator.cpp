@@ -146,7 +146,15 @@ std::vector<float> Communicator::gather(const float* data, std::size_t count, in
   return all;
 }
 
-void Communicator::barrier() { check(MPI_Barrier(handle(comm_)), "MPI_Barrier"); }
+void Communicator::barrier(const char* what) {
+  if (watchdog_ && watchdog_->armed()) {
+    PendingCollective op;
+    check(MPI_Ibarrier(handle(comm_), reinterpret_cast<MPI_Request*>(op.request)), "MPI_Ibarrier");
+    op.active = true;
+    return wait(op, what);
+  }
+  check(MPI_Barrier(handle(comm_)), "MPI_Barrier");
+}
 
 static_assert(sizeof(MPI_Request) <= sizeof(PendingCollective::request), "MPI_Request does not fit");
 

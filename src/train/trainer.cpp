@@ -172,12 +172,19 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint, const std::f
   if (early_stopping_.stopped()) return FitOutcome::kCompleted;
   const std::int64_t steps = steps_per_epoch(train.count, config_.batch_size);
   Progress progress(log_ ? *log_ : std::cout, live_progress_);
-  // Rank 0 writes while the others would already wait in the next step's collectives, under
-  // the stall deadline: they wait here instead, in a barrier without one.
+  // Rank 0 writes while the others wait for it here, in a barrier, rather than in the next
+  // step's collectives. The barrier and the validation reductions wait under the stall deadline
+  // too, so a rank stopped between steps is found as inside one. A checkpoint is a few MB
+  // written in well under a second; one that takes --stall-timeout is a stuck file system.
+  auto between_steps = [&](const std::function<void()>& collective) {
+    watchdog_->begin_step(position_.global_step + 1);
+    collective();
+    watchdog_->end_step();
+  };
   auto checkpoint_between_steps = [&] {
     if (!on_checkpoint) return;
     on_checkpoint();
-    comm_.barrier();
+    between_steps([&] { comm_.barrier("barrier after rank 0's checkpoint"); });
   };
   while (position_.epoch < config_.epochs) {
     order_ = epoch_permutation(config_.seed, position_.epoch, train.count);
@@ -211,7 +218,7 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint, const std::f
         if (on_checkpoint) on_checkpoint();
         // No rank may exit before rank 0's checkpoint is on disk: launchers kill the whole
         // job as soon as one rank exits with a non-zero status.
-        comm_.barrier();
+        between_steps([&] { comm_.barrier("barrier after rank 0's checkpoint"); });
         return FitOutcome::kStopSignal;
       }
       if (config_.checkpoint_every > 0 && position_.global_step % config_.checkpoint_every == 0 &&
@@ -227,7 +234,8 @@ FitOutcome Trainer::fit(const std::function<void()>& on_checkpoint, const std::f
     report.accuracy = epoch_sums_.count ? static_cast<double>(epoch_sums_.correct) / epoch_sums_.count : 0.0;
     report.samples_per_second = epoch_sums_.seconds > 0 ? epoch_sums_.count / epoch_sums_.seconds : 0.0;
     if (data_.validation.count > 0) {
-      const EvalResult val = evaluate(data_.validation);
+      EvalResult val;
+      between_steps([&] { val = evaluate(data_.validation); });
       report.has_validation = true;
       report.val_loss = val.loss;
       report.val_accuracy = val.accuracy;
@@ -325,9 +333,9 @@ EvalResult Trainer::evaluate(const Dataset& data, std::vector<std::int64_t>* con
         ++(*confusion)[static_cast<std::size_t>(labels_[static_cast<std::size_t>(i)]) * classes + predicted];
       }
   });
-  comm_.allreduce_sum(counts, 2);
-  comm_.allreduce_sum(&loss, 1);
-  if (confusion) comm_.allreduce_sum(confusion->data(), confusion->size());
+  comm_.allreduce_sum(counts, 2, "evaluation allreduce");
+  comm_.allreduce_sum(&loss, 1, "evaluation allreduce");
+  if (confusion) comm_.allreduce_sum(confusion->data(), confusion->size(), "evaluation allreduce");
   EvalResult result;
   result.count = counts[1];
   if (result.count > 0) {

@@ -4,7 +4,9 @@
 #     the job ends with exit status 76 within --stall-timeout + 10 s, the error naming rank 2.
 #  2. SIGSTOP of rank 0 (the rank that watches): the other ranks end the job the same way,
 #     naming rank 0.
-#  3. No false alarm: a run with validation, checkpoints every 20 steps and a 2 s timeout on
+#  3. SIGSTOP of rank 0 while it writes a checkpoint (a 240 MB one, so the write lasts): rank 1
+#     waits in the barrier after it, under the deadline, and ends the job naming rank 0.
+#  4. No false alarm: a run with validation, checkpoints every 20 steps and a 2 s timeout on
 #     an oversubscribed node finishes normally, without a stall warning.
 set -uo pipefail
 # shellcheck source=tests/scripts/common.sh
@@ -49,7 +51,37 @@ stop_rank stop-rank-2 2
 grep "warning: stall:" "$work/stop-rank-2.out" | grep -q "rank 2 (" || fail "no stall warning naming rank 2"
 stop_rank stop-rank-0 0
 
-# 3. Legitimate pauses between steps (checkpoints, evaluation) do not count.
+# 3. Rank 0 stopped inside its checkpoint write (np=2): caught in the barrier that follows.
+big=(--data-dir "$data_dir" --model flatten-dense4096-dense4096-dense10 --epochs 1 --max-steps 3 --checkpoint-every 2
+  --batch-size 32 --threads 1 --stall-warning 1 --stall-timeout 3 --progress lines --output-dir "$work/big")
+mpi 2 "$fmnist" "${big[@]}" >"$work/big.out" 2>"$work/big.err" &
+launcher=$!
+stopped=""
+for _ in $(seq 1 6000); do  # up to 60 s for the first step and the start of the write
+  if compgen -G "$work/big/checkpoints/*.tmp-*" >/dev/null; then
+    stopped=$(rank_pid "$work/big" 0)
+    [[ -n "$stopped" ]] && kill -STOP "$stopped"
+    break
+  fi
+  sleep 0.01
+done
+[[ -n "$stopped" ]] || { kill -KILL "$launcher"; cat "$work/big.out" "$work/big.err"; fail "no checkpoint write seen"; }
+start=$(date +%s.%N)
+(sleep 40 && kill -KILL "$launcher" 2>/dev/null) &
+guard=$!
+rc=0
+wait "$launcher" || rc=$?
+elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+kill "$guard" 2>/dev/null
+kill -CONT "$stopped" 2>/dev/null
+cat "$work/big.out" "$work/big.err"
+echo "stop-rank-0-in-checkpoint: exit status $rc after $elapsed s"
+[[ $rc -eq 76 ]] || fail "rank 0 stopped in its checkpoint write: expected exit status 76, found $rc"
+awk -v e="$elapsed" 'BEGIN { exit !(e <= 13) }' || fail "rank 0 stopped in its checkpoint write: took $elapsed s, more than 13 s"
+grep "error: stall:" "$work/big.err" | grep "barrier after rank 0's checkpoint" | grep -q "rank 0 (" ||
+  fail "the error does not name the checkpoint barrier and rank 0"
+
+# 4. Legitimate pauses between steps (checkpoints, evaluation) do not count.
 mpi 4 "$fmnist" --data-dir "$data_dir" --model mlp --epochs 1 --max-steps 200 --batch-size 32 --threads 1 \
   --validation-split 5000 --checkpoint-every 20 --stall-warning 1 --stall-timeout 2 --progress lines \
   --output-dir "$work/healthy" >"$work/healthy.out" 2>&1 || { cat "$work/healthy.out"; fail "healthy run failed"; }

@@ -67,7 +67,8 @@ class Communicator {
   /// Concatenates every rank's `count` floats (counts may differ) in rank order on `root`
   /// (MPI_Gatherv); returns them there and an empty vector on the other ranks.
   std::vector<float> gather(const float* data, std::size_t count, int root);
-  void barrier();
+  /// While the stall watchdog is armed, an MPI_Ibarrier waited on under its deadline.
+  void barrier(const char* what = "barrier");
 
   /// Starts an in-place sum (MPI_Iallreduce); finish it with wait().
   PendingCollective start_allreduce_sum(float* data, std::size_t count);
