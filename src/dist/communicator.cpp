@@ -146,15 +146,6 @@ std::vector<float> Communicator::gather(const float* data, std::size_t count, in
   return all;
 }
 
-void Communicator::barrier(const char* what) {
-  if (watchdog_ && watchdog_->armed()) {
-    PendingCollective op;
-    check(MPI_Ibarrier(handle(comm_), reinterpret_cast<MPI_Request*>(op.request)), "MPI_Ibarrier");
-    op.active = true;
-    return wait(op, what);
-  }
-  check(MPI_Barrier(handle(comm_)), "MPI_Barrier");
-}
 
 static_assert(sizeof(MPI_Request) <= sizeof(PendingCollective::request), "MPI_Request does not fit");
 
@@ -172,6 +163,16 @@ PendingCollective start_sum(void* data, std::size_t count, MPI_Datatype type, MP
   return op;
 }
 }  // namespace
+
+void Communicator::barrier(const char* what) {
+  if (watchdog_ && watchdog_->armed()) {
+    PendingCollective op;
+    check(MPI_Ibarrier(handle(comm_), request_of(op)), "MPI_Ibarrier");
+    op.active = true;
+    return wait(op, what);
+  }
+  check(MPI_Barrier(handle(comm_)), "MPI_Barrier");
+}
 
 PendingCollective Communicator::start_allreduce_sum(float* data, std::size_t count) {
   return start_sum(data, count, MPI_FLOAT, handle(comm_));

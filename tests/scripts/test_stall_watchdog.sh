@@ -17,10 +17,29 @@ timeout_s=8
 train=(--data-dir "$data_dir" --model mlp --epochs 1 --batch-size 32 --threads 1 --stall-warning 3
   --stall-timeout "$timeout_s" --progress lines)
 
+# expect_stall_end NAME LAUNCHER PID TIMEOUT: PID was just stopped; the job (LAUNCHER, output
+# in $work/NAME.out/.err) must end with exit status 76 within TIMEOUT + 10 s.
+expect_stall_end() {
+  local name="$1" launcher="$2" pid="$3" timeout="$4" rc=0 start elapsed guard
+  start=$(date +%s.%N)
+  # A watchdog that fails leaves the job hanging: give up after twice the bound.
+  (sleep $((2 * (timeout + 10))) && kill -KILL "$launcher" 2>/dev/null) &
+  guard=$!
+  wait "$launcher" || rc=$?
+  elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
+  kill "$guard" 2>/dev/null
+  kill -CONT "$pid" 2>/dev/null
+  cat "$work/$name.out" "$work/$name.err"
+  echo "$name: exit status $rc after $elapsed s"
+  [[ $rc -eq 76 ]] || fail "$name: expected exit status 76, found $rc"
+  awk -v e="$elapsed" -v b="$((timeout + 10))" 'BEGIN { exit !(e <= b) }' ||
+    fail "$name: took $elapsed s, more than --stall-timeout + 10 s"
+}
+
 # stop_rank NAME RANK: trains under mpirun -np 4, SIGSTOPs RANK once training runs, and checks
 # how and when the job ends.
 stop_rank() {
-  local name="$1" rank="$2" dir="$work/$1" launcher pid="" rc=0 start elapsed
+  local name="$1" rank="$2" dir="$work/$1" launcher pid=""
   mpi 4 "$fmnist" "${train[@]}" --output-dir "$dir" >"$work/$name.out" 2>"$work/$name.err" &
   launcher=$!
   for _ in $(seq 1 600); do
@@ -31,19 +50,7 @@ stop_rank() {
   pid=$(rank_pid "$dir" "$rank")
   [[ -n "$pid" ]] || fail "$name: no process for rank $rank"
   kill -STOP "$pid"
-  start=$(date +%s.%N)
-  # A watchdog that fails leaves the job hanging: give up after twice the bound.
-  (sleep $((2 * (timeout_s + 10))) && kill -KILL "$launcher" 2>/dev/null) &
-  local guard=$!
-  wait "$launcher" || rc=$?
-  elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-  kill "$guard" 2>/dev/null
-  kill -CONT "$pid" 2>/dev/null
-  cat "$work/$name.out" "$work/$name.err"
-  echo "$name: exit status $rc after $elapsed s"
-  [[ $rc -eq 76 ]] || fail "$name: expected exit status 76, found $rc"
-  awk -v e="$elapsed" -v b="$((timeout_s + 10))" 'BEGIN { exit !(e <= b) }' ||
-    fail "$name: took $elapsed s, more than --stall-timeout + 10 s"
+  expect_stall_end "$name" "$launcher" "$pid" "$timeout_s"
   grep "error: stall:" "$work/$name.err" | grep -q "rank $rank (" || fail "$name: the error does not name rank $rank"
 }
 
@@ -66,18 +73,7 @@ for _ in $(seq 1 6000); do  # up to 60 s for the first step and the start of the
   sleep 0.01
 done
 [[ -n "$stopped" ]] || { kill -KILL "$launcher"; cat "$work/big.out" "$work/big.err"; fail "no checkpoint write seen"; }
-start=$(date +%s.%N)
-(sleep 40 && kill -KILL "$launcher" 2>/dev/null) &
-guard=$!
-rc=0
-wait "$launcher" || rc=$?
-elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-kill "$guard" 2>/dev/null
-kill -CONT "$stopped" 2>/dev/null
-cat "$work/big.out" "$work/big.err"
-echo "stop-rank-0-in-checkpoint: exit status $rc after $elapsed s"
-[[ $rc -eq 76 ]] || fail "rank 0 stopped in its checkpoint write: expected exit status 76, found $rc"
-awk -v e="$elapsed" 'BEGIN { exit !(e <= 13) }' || fail "rank 0 stopped in its checkpoint write: took $elapsed s, more than 13 s"
+expect_stall_end big "$launcher" "$stopped" 3
 grep "error: stall:" "$work/big.err" | grep "barrier after rank 0's checkpoint" | grep -q "rank 0 (" ||
   fail "the error does not name the checkpoint barrier and rank 0"
 
