@@ -571,11 +571,17 @@ std::vector<std::string> read_string_array_attribute(hid_t loc, const std::strin
     Handle mem_type(check_id(H5Tcopy(H5T_C_S1), file, "cannot create a string type"));
     check_status(H5Tset_size(mem_type.get(), H5T_VARIABLE), file, "cannot size a string type");
     check_status(H5Tset_cset(mem_type.get(), H5Tget_cset(type.get())), file, "cannot set a character set");
-    std::vector<char*> pointers(static_cast<std::size_t>(count), nullptr);
-    check_status(H5Aread(attr.get(), mem_type.get(), pointers.data()), file,
+    // HDF5 mallocs each string. A read that fails part-way (a corrupt heap entry) has already
+    // filled some pointers, so they are freed on every way out, not only after a clean read.
+    struct OwnedStrings {
+      std::vector<char*> pointers;
+      ~OwnedStrings() {
+        for (char* p : pointers) H5free_memory(p);
+      }
+    } strings{std::vector<char*>(static_cast<std::size_t>(count), nullptr)};
+    check_status(H5Aread(attr.get(), mem_type.get(), strings.pointers.data()), file,
                  "cannot read attribute '" + name + "' of " + owner);
-    for (char* p : pointers) values.emplace_back(p ? p : "");
-    H5Dvlen_reclaim(mem_type.get(), space.get(), H5P_DEFAULT, pointers.data());
+    for (char* p : strings.pointers) values.emplace_back(p ? p : "");
     return values;
   }
   // Fixed length, NUL-padded or NUL-terminated: read the stored bytes and cut at the first NUL.
