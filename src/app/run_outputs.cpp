@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
+#include <utility>
 
 #include "fmnist/app/command_setup.h"
 #include "fmnist/io/evaluation_file.h"
@@ -45,9 +46,9 @@ std::vector<std::int64_t> example_indices(const Predictions& p) {
 }  // namespace
 
 EvalResult evaluate_and_write(Trainer& trainer, const Dataset& data, const std::string& folder,
-                              std::ostream* log, bool print_report) {
+                              std::ostream* log, bool print_report, std::vector<float>* probabilities) {
   std::vector<std::int64_t> confusion;
-  const EvalResult result = trainer.evaluate(data, &confusion);
+  const EvalResult result = trainer.evaluate(data, &confusion, probabilities);
   if (trainer.comm().rank() != 0) return result;
   const Evaluation evaluation = make_evaluation(confusion, class_names(), result.loss);
   std::filesystem::create_directories(folder);
@@ -63,10 +64,10 @@ EvalResult evaluate_and_write(Trainer& trainer, const Dataset& data, const std::
 }
 
 void predict_and_write(Trainer& trainer, const PredictionInput& input, const std::string& folder,
-                       std::ostream* log, int show) {
+                       std::ostream* log, int show, std::vector<float>* computed) {
   const Dataset& images = *input.images;
   Predictions p;
-  p.probabilities = trainer.predict(images);
+  p.probabilities = computed ? std::move(*computed) : trainer.predict(images);
   if (trainer.comm().rank() != 0) return;
   p.class_names = class_names();
   const std::size_t k = p.class_names.size();

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include "fmnist/app/command_setup.h"
 #include "fmnist/app/run_outputs.h"
@@ -123,14 +124,17 @@ int run_train_command(const CliOptions& cli, Communicator& comm) {
     }
     return 1;
   }
-  // The files first: the Keras-style test line stays the run's last line.
-  const EvalResult test = evaluate_and_write(*trainer, trainer->data().test, config.output_dir, log, false);
+  // The files first: the Keras-style test line stays the run's last line. One pass over the
+  // test set gives both the evaluation and the predictions.
+  std::vector<float> probabilities;
+  const EvalResult test =
+      evaluate_and_write(*trainer, trainer->data().test, config.output_dir, log, false, &probabilities);
   PredictionInput input;
   input.images = &trainer->data().test;
   input.has_labels = true;
   input.train = &trainer->data().train;
   input.source = "test set";
-  predict_and_write(*trainer, input, config.output_dir, log, 0);
+  predict_and_write(*trainer, input, config.output_dir, log, 0, &probabilities);
   if (log) print_test_line(*log, test);
   return 0;
 }

@@ -32,6 +32,15 @@ double metric_value(const std::map<std::string, double>& metrics, const std::str
   return it->second;
 }
 
+/// Appends the softmax rows of one evaluation batch (samples begin .. begin + n - 1, logits
+/// (n, classes)) to `local`, this rank's rows from sample *first on (set by the first call).
+void append_probabilities(const Tensor& logits, int begin, int n, int* first, std::vector<float>* local) {
+  const std::size_t classes = static_cast<std::size_t>(logits.shape().per_sample());
+  if (*first < 0) *first = begin;
+  local->resize(static_cast<std::size_t>(begin - *first + n) * classes);
+  softmax_probabilities(logits, local->data() + static_cast<std::size_t>(begin - *first) * classes);
+}
+
 }  // namespace
 
 Trainer::Trainer(const TrainConfig& config, DataSplits data, Communicator& comm, std::ostream* log)
@@ -317,12 +326,16 @@ void Trainer::for_each_eval_batch(const Dataset& data, OnBatch on_batch) {
   }
 }
 
-EvalResult Trainer::evaluate(const Dataset& data, std::vector<std::int64_t>* confusion) {
+EvalResult Trainer::evaluate(const Dataset& data, std::vector<std::int64_t>* confusion,
+                             std::vector<float>* probabilities) {
   const int classes = model_->num_classes();
   std::int64_t counts[2] = {0, 0};
   double loss = 0.0;
   if (confusion) confusion->assign(static_cast<std::size_t>(classes) * classes, 0);
-  for_each_eval_batch(data, [&](int /*begin*/, int n, const Tensor& logits) {
+  std::vector<float> local;  // this rank's probabilities, (its samples, classes)
+  int first = -1;            // this rank's first sample
+  for_each_eval_batch(data, [&](int begin, int n, const Tensor& logits) {
+    if (probabilities) append_probabilities(logits, begin, n, &first, &local);
     const LossSums sums = softmax_cross_entropy(logits, labels_.data(), 0.0f, nullptr, config_.label_smoothing);
     loss += sums.loss;
     counts[0] += sums.correct;
@@ -336,6 +349,8 @@ EvalResult Trainer::evaluate(const Dataset& data, std::vector<std::int64_t>* con
   comm_.allreduce_sum(counts, 2, "evaluation allreduce");
   comm_.allreduce_sum(&loss, 1, "evaluation allreduce");
   if (confusion) comm_.allreduce_sum(confusion->data(), confusion->size(), "evaluation allreduce");
+  // Ranks hold consecutive runs of samples, so rank order is sample order.
+  if (probabilities) *probabilities = comm_.gather(local.data(), local.size(), 0);
   EvalResult result;
   result.count = counts[1];
   if (result.count > 0) {
@@ -346,13 +361,10 @@ EvalResult Trainer::evaluate(const Dataset& data, std::vector<std::int64_t>* con
 }
 
 std::vector<float> Trainer::predict(const Dataset& data) {
-  const std::size_t classes = static_cast<std::size_t>(model_->num_classes());
   std::vector<float> local;
   int first = -1;  // this rank's first sample
   for_each_eval_batch(data, [&](int begin, int n, const Tensor& logits) {
-    if (first < 0) first = begin;
-    local.resize(static_cast<std::size_t>(begin - first + n) * classes);
-    softmax_probabilities(logits, local.data() + static_cast<std::size_t>(begin - first) * classes);
+    append_probabilities(logits, begin, n, &first, &local);
   });
   // Ranks hold consecutive runs of samples, so rank order is sample order.
   return comm_.gather(local.data(), local.size(), 0);

@@ -51,6 +51,14 @@ TEST_P(Evaluation, ConfusionMatrixAndPredictionsMatchOneProcess) {
   const EvalResult result_alone = alone.evaluate(alone.data().test, &confusion_alone);
   const std::vector<float> probabilities = distributed.predict(distributed.data().test);
   const std::vector<float> probabilities_alone = alone.predict(alone.data().test);
+  // The same probabilities from evaluate's own pass (what a training run writes).
+  std::vector<float> evaluated;
+  const EvalResult result_with_probabilities = distributed.evaluate(distributed.data().test, nullptr, &evaluated);
+  EXPECT_EQ(result_with_probabilities.accuracy, result.accuracy);
+  EXPECT_EQ(result_with_probabilities.loss, result.loss);
+  ASSERT_EQ(evaluated.size(), probabilities.size());
+  EXPECT_EQ(0, std::memcmp(evaluated.data(), probabilities.data(), sizeof(float) * evaluated.size()))
+      << "evaluate's probabilities differ from predict's";
 
   EXPECT_EQ(confusion, confusion_alone) << "the matrix depends on the number of ranks";
   EXPECT_EQ(result.accuracy, result_alone.accuracy);

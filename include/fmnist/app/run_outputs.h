@@ -4,6 +4,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "fmnist/data/dataset.h"
 #include "fmnist/train/trainer.h"
@@ -19,9 +20,10 @@ constexpr int kTrainSamples = 25;
 /// Evaluates `data` on every rank (sharded, the confusion matrix summed exactly), and on rank
 /// 0 writes <folder>/evaluation.h5 and evaluation.csv. `log` (rank 0, else null) gets, when
 /// `print_report`, the test line, the per-class table and the confusion matrix, and then the
-/// files' names.
+/// files' names. When `probabilities` is given it is set as Trainer::predict sets it, from the
+/// same pass over `data`, for predict_and_write.
 EvalResult evaluate_and_write(Trainer& trainer, const Dataset& data, const std::string& folder,
-                              std::ostream* log, bool print_report);
+                              std::ostream* log, bool print_report, std::vector<float>* probabilities = nullptr);
 
 /// What a predictions file is about.
 struct PredictionInput {
@@ -33,8 +35,10 @@ struct PredictionInput {
 
 /// Predicts every image on every rank (sharded, gathered on rank 0); rank 0 writes
 /// <folder>/predictions.h5 and prints to `log` the first `show` predictions (and the accuracy
-/// of the arg-max when the labels are known).
+/// of the arg-max when the labels are known). `computed` (given on every rank or on none):
+/// probabilities evaluate_and_write already gathered for these images, taken instead of a
+/// second pass.
 void predict_and_write(Trainer& trainer, const PredictionInput& input, const std::string& folder,
-                       std::ostream* log, int show);
+                       std::ostream* log, int show, std::vector<float>* computed = nullptr);
 
 }  // namespace fmnist

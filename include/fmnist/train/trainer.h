@@ -86,8 +86,10 @@ class Trainer {
   FitOutcome fit(const std::function<void()>& on_checkpoint = {}, const std::function<void()>& on_best = {});
   /// Loss and accuracy of the current parameters on `data`, sharded across ranks. When
   /// `confusion` is given it is set to the (classes, classes) matrix of counts, rows = true
-  /// class, columns = predicted class, summed exactly over the ranks (int64).
-  EvalResult evaluate(const Dataset& data, std::vector<std::int64_t>* confusion = nullptr);
+  /// class, columns = predicted class, summed exactly over the ranks (int64). When
+  /// `probabilities` is given it is set as predict() sets it, from the same forward pass.
+  EvalResult evaluate(const Dataset& data, std::vector<std::int64_t>* confusion = nullptr,
+                      std::vector<float>* probabilities = nullptr);
   /// Softmax probabilities of every sample of `data`, each rank computing its shard: on rank 0
   /// all of them (count, classes) row-major in sample order, empty on the other ranks.
   std::vector<float> predict(const Dataset& data);
