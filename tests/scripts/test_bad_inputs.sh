@@ -21,6 +21,7 @@ printf 'model = cnn-bn\naugment = flip,rotate\n' >"$work/bad-augment.cfg"
 
 crashing_weights="$source_dir/tests/fuzz/regressions/keras_weights/hdf5-null-read.weights.h5"
 looping_weights="$source_dir/tests/fuzz/regressions/keras_weights/hdf5-endless-loop.weights.h5"
+bad_heap_weights="$source_dir/tests/fuzz/regressions/keras_weights/hdf5-vlen-bad-heap-address.h5"
 
 # name | expected words in the message | arguments
 cases=(
@@ -37,6 +38,7 @@ cases=(
   "bad spec token|token 'bogus'|--model conv32x3-bogus-dense10"
   "Keras weights that crash libhdf5 (found by fuzz_keras_weights)|crashes the HDF5 library|--evaluate $crashing_weights --model pool7-flatten-dense10 --data-dir $data_dir"
   "Keras weights on which libhdf5 never returns (found by fuzz_keras_weights)|did not finish reading|--evaluate $looping_weights --model pool7-flatten-dense10 --data-dir $data_dir"
+  "Keras weights whose layer_names point outside the heap (found by fuzz_keras_weights)|cannot read attribute 'layer_names'|--evaluate $bad_heap_weights --model pool7-flatten-dense10 --data-dir $data_dir"
   "unknown augmentation|--augment: unknown augmentation 'rotate'|--augment flip,rotate"
   "unknown augmentation in a config file|--augment: unknown augmentation 'rotate'|--config $work/bad-augment.cfg"
   "shift out of range|unknown augmentation 'shift9'|--augment shift9"
