@@ -571,8 +571,9 @@ std::vector<std::string> read_string_array_attribute(hid_t loc, const std::strin
     Handle mem_type(check_id(H5Tcopy(H5T_C_S1), file, "cannot create a string type"));
     check_status(H5Tset_size(mem_type.get(), H5T_VARIABLE), file, "cannot size a string type");
     check_status(H5Tset_cset(mem_type.get(), H5Tget_cset(type.get())), file, "cannot set a character set");
-    // HDF5 mallocs each string. A read that fails part-way (a corrupt heap entry) has already
-    // filled some pointers, so they are freed on every way out, not only after a clean read.
+    // HDF5 mallocs each string; they are freed on every way out, an exception while copying
+    // them included. When H5Aread itself fails, HDF5 1.10 hands over no pointers and keeps the
+    // strings it had converted (tests/sanitizers/lsan-fuzz.supp).
     struct OwnedStrings {
       std::vector<char*> pointers;
       ~OwnedStrings() {
