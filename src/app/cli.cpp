@@ -130,9 +130,11 @@ void check_accuracy_options(TrainConfig& c, const std::string& augment, const st
 
 /// Boost.Program_options builds its error messages by replacing %value%, %option%, ... with the
 /// offending text in a loop until none is left: text holding such a token never finishes (found
-/// by tests/fuzz/fuzz_config_file). Such input is refused before Boost sees it.
+/// by tests/fuzz/fuzz_config_file). Such input is refused before Boost sees it. The tokens are
+/// every placeholder Boost 1.74's errors use, %invalid_line% being the config file's own.
 void reject_message_placeholders(const std::string& text, const std::string& where) {
-  for (const char* token : {"%value%", "%option%", "%canonical_option%", "%original_token%", "%prefix%"})
+  for (const char* token :
+       {"%value%", "%option%", "%canonical_option%", "%original_token%", "%prefix%", "%invalid_line%"})
     if (text.find(token) != std::string::npos)
       throw Error(where + ": expected option names and values, found the text '" + token +
                   "', which Boost.Program_options cannot report errors about");

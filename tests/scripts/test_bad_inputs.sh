@@ -59,6 +59,7 @@ cases=(
   "absurd thread count|--threads: expected at most 1024|--threads 100000"
   "Boost message placeholder (looped forever)|'%value%'|--epochs %value%"
   "placeholder in a config file (looped forever)|'%canonical_option%'|--config $source_dir/tests/fuzz/regressions/config_file/placeholder-loop.cfg"
+  "invalid line naming its own placeholder (looped forever)|'%invalid_line%'|--config $source_dir/tests/fuzz/regressions/config_file/invalid-line-loop.cfg"
 )
 
 for entry in "${cases[@]}"; do
