@@ -337,6 +337,54 @@ TEST(LayerGradients, Dropout) {
   for (std::size_t i = 0; i < big.numel(); ++i) ASSERT_EQ(y[i], xs[i]);
 }
 
+// The mask is a function of (seed, epoch, sample id, unit): a sample keeps its mask at any batch
+// position. 693 units per sample span several blocks of draws and end in a partial one.
+TEST(LayerGradients, DropoutMaskFollowsTheSample) {
+  const Shape in{3, 7, 9, 11};
+  const std::size_t per_sample = in.per_sample();
+  ASSERT_EQ(per_sample, 693u);
+  std::mt19937 gen(11);
+  const std::vector<float> xs = away_from_zero(in.numel(), gen);
+  Tensor x(in), y_a(in), y_b(in);
+  std::copy(xs.begin(), xs.end(), x.data());
+  ForwardContext ctx;
+  ctx.mode = Mode::kTrain;
+  ctx.seed = 99;
+  ctx.epoch = 1;
+  const std::int32_t ids_a[] = {5, 6, 7};
+  const std::int32_t ids_b[] = {7, 5, 6};
+  Dropout dropout(0.5f);
+  dropout.setup(in, in.n);
+  ctx.sample_ids = ids_a;
+  dropout.forward(x, y_a, ctx);
+  // The same pixel values at the new positions, so equal masks give equal outputs.
+  Tensor x_b(in);
+  const int from[] = {2, 0, 1};
+  for (int i = 0; i < in.n; ++i)
+    std::copy(xs.begin() + from[i] * per_sample, xs.begin() + (from[i] + 1) * per_sample, x_b.data() + i * per_sample);
+  ctx.sample_ids = ids_b;
+  dropout.forward(x_b, y_b, ctx);
+  std::size_t dropped = 0;
+  for (int i = 0; i < in.n; ++i)
+    for (std::size_t u = 0; u < per_sample; ++u) {
+      const float a = y_a[from[i] * per_sample + u], b = y_b[i * per_sample + u];
+      ASSERT_EQ(a, b) << "sample id " << ids_b[i] << ", unit " << u;
+      dropped += a == 0.0f;
+    }
+  // Every unit, the last block's included, is either dropped or scaled; about half are dropped.
+  for (std::size_t i = 0; i < in.numel(); ++i)
+    if (y_a[i] != 0.0f) ASSERT_NEAR(y_a[i], xs[i] * 2.0f, 1e-6f) << "at " << i;
+  EXPECT_NEAR(static_cast<double>(dropped) / in.numel(), 0.5, 0.05);
+  // A different epoch draws a different mask.
+  ctx.sample_ids = ids_a;
+  ctx.epoch = 2;
+  Tensor y_c(in);
+  dropout.forward(x, y_c, ctx);
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < in.numel(); ++i) differ += (y_a[i] == 0.0f) != (y_c[i] == 0.0f);
+  EXPECT_GT(differ, in.numel() / 4);
+}
+
 TEST(LayerGradients, BatchNormalization) {
   std::mt19937 gen(8);
   ForwardContext train;
