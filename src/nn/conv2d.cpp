@@ -6,7 +6,9 @@
 // Only one tile's columns exist at a time (the whole matrix is 58 MB for a 28x28x64 layer at
 // batch 32), so im2col's output is read by the GEMM from cache, not from memory. With NHWC
 // activations the GEMM output is the layer output: no transposed copies, and the bias, ReLU
-// and ReLU mask are short passes over contiguous rows of F values.
+// and ReLU mask are short passes over contiguous rows of F values. A layer with one input
+// channel (K = kh*kw, 9 for 3x3) runs direct loops instead (math/direct_conv.h), which
+// measured faster than this GEMM with K = 9 (results/benchmark.md).
 #include "fmnist/nn/conv2d.h"
 
 #include <algorithm>
@@ -15,6 +17,7 @@
 
 #include "fmnist/core/cpu_cache.h"
 #include "fmnist/core/error.h"
+#include "fmnist/math/direct_conv.h"
 #include "fmnist/math/gemm.h"
 
 namespace fmnist {
@@ -78,6 +81,17 @@ int default_tile_rows(const ConvGeometry& g, int filters) {
 
 void Conv2D::setup(const Shape& in, int max_batch) {
   g_ = geometry(in);
+  if (options_.algorithm == ConvAlgorithm::kDirect && g_.channels != 1)
+    throw Error("layer " + spec() + ": the direct algorithm needs one input channel, found " +
+                std::to_string(g_.channels));
+  direct_ = options_.algorithm == ConvAlgorithm::kDirect ||
+            (options_.algorithm == ConvAlgorithm::kAuto && g_.channels == 1);
+  if (direct_) {  // one padded image instead of the tile buffers
+    tile_rows_ = 0;
+    col_.assign(static_cast<std::size_t>(direct_conv_frame_size(g_)), 0.0f);
+    out_t_.clear();
+    return;
+  }
   const int rows = std::max(max_batch, 1) * g_.out_pixels();
   tile_rows_ = std::min(options_.tile_rows > 0 ? options_.tile_rows : default_tile_rows(g_, options_.filters), rows);
   col_.assign(static_cast<std::size_t>(tile_rows_) * g_.col_cols(), 0.0f);
@@ -107,6 +121,11 @@ void Conv2D::store_output(const float* out_t, int rows, float* y) const {
 void Conv2D::forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*/) {
   const int filters = options_.filters, k_cols = g_.col_cols();
   const long rows = static_cast<long>(x.shape().n) * g_.out_pixels();
+  if (direct_) {
+    direct_conv_forward(x.data(), x.shape().n, g_, kernel_.value, bias_.value, filters,
+                        options_.activation == Activation::kRelu, col_.data(), y.data());
+    return;
+  }
   // Per tile of m output pixels: im2col, then out^T (F, m) = W^T (F, K) . col^T (K, m). This
   // orientation runs OpenBLAS' kernel about 1.4x faster than y (m, F) = col . W when F is 64
   // (see results/benchmark.md); the transpose into NHWC adds bias and activation in cache.
@@ -118,11 +137,36 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*/) 
   }
 }
 
+void Conv2D::mask_and_sum_bias(const float* y, long rows, float* dy, float* db) const {
+  const int filters = options_.filters;
+  const bool relu = options_.activation == Activation::kRelu;
+  for (long r = 0; r < rows; ++r) {
+    float* __restrict d = dy + r * filters;
+    const float* __restrict out = y + r * filters;
+    if (relu) {
+#pragma omp simd
+      for (int f = 0; f < filters; ++f) {
+        d[f] = out[f] > 0.0f ? d[f] : 0.0f;
+        db[f] += d[f];
+      }
+    } else {
+#pragma omp simd
+      for (int f = 0; f < filters; ++f) db[f] += d[f];
+    }
+  }
+}
+
 void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
   const int filters = options_.filters, k_cols = g_.col_cols();
   const long rows = static_cast<long>(x.shape().n) * g_.out_pixels();
-  const bool relu = options_.activation == Activation::kRelu;
   float* __restrict db = bias_.grad;
+  if (direct_) {
+    const bool relu = options_.activation == Activation::kRelu;
+    direct_conv_param_grads(x.data(), x.shape().n, g_, y.data(), relu, dy.data(), dx != nullptr, filters, col_.data(),
+                            kernel_.grad, db);
+    if (dx) direct_conv_input_grad(dy.data(), x.shape().n, g_, kernel_.value, filters, col_.data(), dx->data());
+    return;
+  }
   std::fill(db, db + filters, 0.0f);
   // Tiles of output pixels share input pixels at their edges: dx is zeroed once and every
   // tile's col2im adds into it.
@@ -131,20 +175,7 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) 
     const int m = static_cast<int>(std::min<long>(tile_rows_, rows - first));
     // dy tile (m, F) masked in place by the ReLU; db += its column sums.
     float* tile_dy = dy.data() + first * filters;
-    for (int r = 0; r < m; ++r) {
-      float* __restrict d = tile_dy + static_cast<std::size_t>(r) * filters;
-      const float* __restrict out = y.data() + (first + r) * filters;
-      if (relu) {
-#pragma omp simd
-        for (int f = 0; f < filters; ++f) {
-          d[f] = out[f] > 0.0f ? d[f] : 0.0f;
-          db[f] += d[f];
-        }
-      } else {
-#pragma omp simd
-        for (int f = 0; f < filters; ++f) db[f] += d[f];
-      }
-    }
+    mask_and_sum_bias(y.data() + first * filters, m, tile_dy, db);
     // dW (K, F) (+)= col^T (K, m) . dy (m, F): the first tile overwrites, the rest accumulate.
     im2col_batch_rows(x.data(), g_, first, m, col_.data());
     gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, m, 1.0f, col_.data(), tile_dy, first == 0 ? 0.0f : 1.0f,

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "fmnist/core/error.h"
 #include "fmnist/core/tensor.h"
 #include "fmnist/math/im2col.h"
 #include "fmnist/nn/conv2d.h"
@@ -39,6 +40,7 @@ struct ConvCase {
   int n, c, h, w, filters, kernel, stride;
   bool same, relu;
   int tile_rows = 0;  // 0: the layer's cache-derived default
+  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;  // kAuto: direct loops when c == 1
 };
 
 // y[i, oh, ow, f] = act(b[f] + sum_{kh, kw, ci} W[kh, kw, ci, f] x[i, ci, oh s + kh - pt, ow s + kw - pl]),
@@ -77,7 +79,8 @@ void check_conv_forward(const ConvCase& t, std::mt19937& gen) {
   SCOPED_TRACE(::testing::Message() << "n=" << t.n << " c=" << t.c << " " << t.h << "x" << t.w
                                     << " filters=" << t.filters << " k=" << t.kernel << " s=" << t.stride
                                     << (t.same ? " same" : " valid") << (t.relu ? " relu" : " linear")
-                                    << " tile_rows=" << t.tile_rows);
+                                    << " tile_rows=" << t.tile_rows << " algorithm="
+                                    << static_cast<int>(t.algorithm));
   Conv2DOptions options;
   options.filters = t.filters;
   options.kernel = t.kernel;
@@ -85,6 +88,7 @@ void check_conv_forward(const ConvCase& t, std::mt19937& gen) {
   options.padding = t.same ? Padding::kSame : Padding::kValid;
   options.activation = t.relu ? Activation::kRelu : Activation::kLinear;
   options.tile_rows = t.tile_rows;
+  options.algorithm = t.algorithm;
   Conv2D conv(options);
 
   const std::size_t kernel_size = static_cast<std::size_t>(t.kernel) * t.kernel * t.c * t.filters;
@@ -141,6 +145,36 @@ TEST(Conv2DForward, MatchesNaiveConvolution) {
       {2, 6, 7, 5, 3, 3, 3, true, true},
   };
   for (const ConvCase& t : cases) check_conv_forward(t, gen);
+}
+
+// One input channel: the direct loops (kAuto picks them; the 3x3 kernels with 16 or 32 filters
+// take their register-blocked path, the rest the general one) and, for the same shapes,
+// im2col + GEMM.
+TEST(Conv2DForward, SingleChannelMatchesNaiveConvolution) {
+  std::mt19937 gen(2026);
+  const ConvCase shapes[] = {
+      // n, c, h, w, filters, kernel, stride, same, relu
+      {2, 1, 28, 28, 32, 3, 1, true, true},   // cnn's first layer
+      {2, 1, 28, 28, 16, 3, 1, false, true},  // cnn-gap's, with 16 filters
+      {3, 1, 9, 7, 32, 3, 2, true, false},    // strided, odd sizes
+      {2, 1, 8, 9, 16, 3, 2, false, false},
+      {2, 1, 7, 7, 3, 3, 1, true, true},      // filters not a multiple of 16
+      {2, 1, 9, 9, 16, 5, 1, true, true},     // 5x5
+      {2, 1, 6, 5, 16, 5, 2, false, false},
+  };
+  for (ConvCase t : shapes)
+    for (ConvAlgorithm algorithm : {ConvAlgorithm::kAuto, ConvAlgorithm::kIm2colGemm}) {
+      t.algorithm = algorithm;
+      check_conv_forward(t, gen);
+    }
+}
+
+TEST(Conv2DForward, DirectNeedsOneInputChannel) {
+  Conv2DOptions options;
+  options.filters = 4;
+  options.algorithm = ConvAlgorithm::kDirect;
+  Conv2D conv(options);
+  EXPECT_THROW(conv.setup(Shape{1, 2, 5, 5}, 1), Error);
 }
 
 // Tiles of output pixels: tiles inside one image row, tiles that split an image and span

@@ -230,6 +230,8 @@ TEST(LayerGradients, Conv2D) {
       {2, 6, 6, 3, 3, 1, Padding::kSame}, {2, 6, 5, 3, 3, 1, Padding::kValid},
       {2, 7, 7, 3, 3, 2, Padding::kSame}, {3, 7, 6, 2, 3, 2, Padding::kValid},
       {1, 6, 6, 2, 5, 1, Padding::kSame}, {3, 5, 5, 2, 1, 1, Padding::kValid},
+      // One input channel: direct loops, the 3x3 / 16-filter ones register-blocked.
+      {1, 6, 6, 16, 3, 1, Padding::kSame}, {1, 7, 6, 16, 3, 2, Padding::kValid},
   };
   // Tiles of output pixels: 0 = the cache-derived default (one tile here); 7 and 13 split
   // images and image rows and leave a smaller last tile; 1 is one pixel per tile.
@@ -250,6 +252,45 @@ TEST(LayerGradients, Conv2D) {
                     in, uniform_values(in.numel(), gen), ForwardContext{}, gen,
                     act == Activation::kRelu ? kFusedRelu : kLinear);
       }
+}
+
+// A first layer has no dx: the direct path then skips writing the masked dy back. Its kernel
+// and bias gradients must equal those computed with dx, and those of im2col + GEMM.
+TEST(LayerGradients, SingleChannelConvParamGradsWithoutDx) {
+  std::mt19937 gen(12);
+  const Shape in{3, 1, 10, 9};
+  const std::vector<float> xs = uniform_values(in.numel(), gen);
+  for (Padding padding : {Padding::kSame, Padding::kValid}) {
+    Conv2DOptions options;
+    options.filters = 32;
+    options.padding = padding;
+    const std::size_t kernel_size = 9 * 32;
+    const std::vector<float> kernel = uniform_values(kernel_size, gen), bias = uniform_values(32, gen);
+    std::vector<std::vector<float>> dkernels, dbiases;
+    for (int variant = 0; variant < 3; ++variant) {  // direct without dx, direct with dx, GEMM
+      options.algorithm = variant < 2 ? ConvAlgorithm::kDirect : ConvAlgorithm::kIm2colGemm;
+      Conv2D conv(options);
+      std::vector<float> k = kernel, b = bias, dk(kernel_size), db(32);
+      conv.bind_params({ParamBinding{k.data(), dk.data(), kernel_size}, ParamBinding{b.data(), db.data(), 32}});
+      conv.setup(in, in.n);
+      const Shape out = conv.output_shape(in);
+      Tensor x(in), y(out), dy(out), dx(in);
+      std::copy(xs.begin(), xs.end(), x.data());
+      conv.forward(x, y, ForwardContext{});
+      std::mt19937 grads(99);  // the same upstream gradient for every variant
+      const std::vector<float> g = uniform_values(out.numel(), grads);
+      std::copy(g.begin(), g.end(), dy.data());
+      conv.backward(x, y, dy, variant == 0 ? nullptr : &dx);
+      dkernels.push_back(dk);
+      dbiases.push_back(db);
+    }
+    for (int variant = 1; variant < 3; ++variant) {
+      for (std::size_t i = 0; i < kernel_size; ++i)
+        ASSERT_NEAR(dkernels[0][i], dkernels[variant][i], 1e-4f) << "dkernel " << i << ", variant " << variant;
+      for (std::size_t i = 0; i < 32; ++i)
+        ASSERT_NEAR(dbiases[0][i], dbiases[variant][i], 1e-4f) << "dbias " << i << ", variant " << variant;
+    }
+  }
 }
 
 TEST(LayerGradients, MaxPool2D) {
@@ -372,8 +413,11 @@ TEST(LayerGradients, DropoutMaskFollowsTheSample) {
       dropped += a == 0.0f;
     }
   // Every unit, the last block's included, is either dropped or scaled; about half are dropped.
-  for (std::size_t i = 0; i < in.numel(); ++i)
-    if (y_a[i] != 0.0f) ASSERT_NEAR(y_a[i], xs[i] * 2.0f, 1e-6f) << "at " << i;
+  for (std::size_t i = 0; i < in.numel(); ++i) {
+    if (y_a[i] != 0.0f) {
+      ASSERT_NEAR(y_a[i], xs[i] * 2.0f, 1e-6f) << "at " << i;
+    }
+  }
   EXPECT_NEAR(static_cast<double>(dropped) / in.numel(), 0.5, 0.05);
   // A different epoch draws a different mask.
   ctx.sample_ids = ids_a;

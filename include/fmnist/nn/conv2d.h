@@ -1,5 +1,5 @@
 // Conv2D through im2col + GEMM in cache-sized tiles of output pixels, with bias and
-// activation applied while a tile is hot.
+// activation applied while a tile is hot; a single-channel input layer by direct loops.
 #pragma once
 
 #include "fmnist/math/im2col.h"
@@ -7,6 +7,10 @@
 #include "fmnist/nn/layer.h"
 
 namespace fmnist {
+
+/// How a Conv2D computes. kAuto: direct loops for a single input channel (see
+/// math/direct_conv.h), else im2col + GEMM in tiles. Tests force either.
+enum class ConvAlgorithm { kAuto, kIm2colGemm, kDirect };
 
 struct Conv2DOptions {
   int filters = 0;
@@ -17,6 +21,8 @@ struct Conv2DOptions {
   /// Output pixels (rows of the batch's column matrix) per tile; 0 derives it from the L2
   /// cache size and the layer's shape. Tests set it to force many tiles.
   int tile_rows = 0;
+  /// kDirect needs a single input channel.
+  ConvAlgorithm algorithm = ConvAlgorithm::kAuto;
 };
 
 /// Keras Conv2D on NHWC input. kernel (kh, kw, in_channels, filters) as Keras stores it,
@@ -40,13 +46,17 @@ class Conv2D : public Layer {
  private:
   ConvGeometry geometry(const Shape& in) const;
   void store_output(const float* out_t, int rows, float* y) const;
+  /// dy rows (rows, F) masked in place where the ReLU output y was 0; db += their column sums.
+  void mask_and_sum_bias(const float* y, long rows, float* dy, float* db) const;
 
   Conv2DOptions options_;
   ConvGeometry g_;
   ParamBinding kernel_;           // (kh, kw, c, filters) = (K, filters), K = kh*kw*c
   ParamBinding bias_;             // (filters)
+  bool direct_ = false;           // direct loops instead of im2col + GEMM, fixed at setup
   int tile_rows_ = 0;             // output pixels per tile, fixed at setup
-  std::vector<float> col_;        // (tile_rows_, K): im2col of one tile; then (K, tile_rows_): its dcol^T
+  std::vector<float> col_;        // (tile_rows_, K): im2col of one tile; then (K, tile_rows_): its dcol^T;
+                                  // direct: one zero-padded input image
   std::vector<float> out_t_;      // (F, tile_rows_): one tile's GEMM output, transposed
 };
 

@@ -1,0 +1,209 @@
+// Direct convolution of single-channel NHWC images. Per image, the input is first copied into
+// a zero-padded frame, so every tap of every output pixel reads inside it without bounds
+// tests. 3x3 kernels with a multiple of 16 filters (every preset's first layer) then take a
+// register-blocked path; any other shape a plain loop over pixels, taps and filters. Each
+// entry point is cloned for AVX-512, AVX2 + FMA and the baseline, so the F-wide loops use the
+// widest vectors the CPU has.
+#include "fmnist/math/direct_conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace fmnist {
+namespace {
+
+// The fast path: 3x3 kernels and filters in blocks of kBlock, one vector register of
+// AVX-512 (two of AVX2). Per block of filters, the 9 taps' weights (forward) or the 9 taps'
+// gradient sums (backward) stay in registers while the loop runs over the image's pixels.
+constexpr int kBlock = 16;
+constexpr int kTaps = 9;
+
+bool takes_fast_path(const ConvGeometry& g, int filters) {
+  return g.kernel_h == 3 && g.kernel_w == 3 && filters % kBlock == 0;
+}
+
+// frame (frame_h, frame_w) = the image with pad_top / pad_left zeros before it and zeros after.
+inline __attribute__((always_inline)) void fill_frame(const float* image, const ConvGeometry& g, int frame_h,
+                                                      int frame_w, float* frame) {
+  for (int r = 0; r < frame_h; ++r) {
+    const int ih = r - g.pad_top;
+    float* out = frame + static_cast<long>(r) * frame_w;
+    for (int c = 0; c < frame_w; ++c) {
+      const int iw = c - g.pad_left;
+      out[c] = (ih >= 0 && ih < g.height && iw >= 0 && iw < g.width) ? image[ih * g.width + iw] : 0.0f;
+    }
+  }
+}
+
+inline int frame_rows(const ConvGeometry& g) { return (g.out_h - 1) * g.stride + g.kernel_h; }
+inline int frame_cols(const ConvGeometry& g) { return (g.out_w - 1) * g.stride + g.kernel_w; }
+
+// Offset in the frame of output pixel p's top-left tap.
+inline long frame_offset(const ConvGeometry& g, int frame_w, int p) {
+  const int oh = p / g.out_w, ow = p - oh * g.out_w;
+  return static_cast<long>(oh) * g.stride * frame_w + ow * g.stride;
+}
+
+// kBlock floats as one value: GCC / clang vector extensions, lowered to whatever registers the
+// clone's target has (one zmm, two ymm or four xmm). Loaded and stored with memcpy, which
+// compiles to unaligned vector moves.
+typedef float Vec __attribute__((vector_size(sizeof(float) * kBlock)));
+// gcc notes that returning a 64-byte vector from a function built for the baseline differs
+// between ABIs; these helpers are always inlined into the clones, so no call crosses that line.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+inline __attribute__((always_inline)) Vec load(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline __attribute__((always_inline)) void store(float* p, Vec v) { std::memcpy(p, &v, sizeof(v)); }
+
+inline __attribute__((always_inline)) void forward_3x3(const float* frame, int frame_w, const ConvGeometry& g,
+                                                       const float* kernel, const float* bias, int filters,
+                                                       bool relu, float* y_image) {
+  const int pixels = g.out_pixels();
+  const Vec zero = {};
+  for (int f0 = 0; f0 < filters; f0 += kBlock) {
+    Vec w[kTaps];
+    for (int t = 0; t < kTaps; ++t) w[t] = load(kernel + t * filters + f0);
+    const Vec b = load(bias + f0);
+    for (int p = 0; p < pixels; ++p) {
+      const float* at = frame + frame_offset(g, frame_w, p);
+      Vec acc = b;
+      for (int kh = 0; kh < 3; ++kh)
+        for (int kw = 0; kw < 3; ++kw) acc += at[kh * frame_w + kw] * w[kh * 3 + kw];
+      if (relu) acc = acc > zero ? acc : zero;
+      store(y_image + static_cast<long>(p) * filters + f0, acc);
+    }
+  }
+}
+
+// dkernel and dbias += this image's sums; dy masked by the ReLU on the fly (and written back
+// masked when keep_masked).
+inline __attribute__((always_inline)) void param_grads_3x3(const float* frame, int frame_w, const ConvGeometry& g,
+                                                           const float* y_image, bool relu, float* dy_image,
+                                                           bool keep_masked, int filters, float* dkernel,
+                                                           float* dbias) {
+  const int pixels = g.out_pixels();
+  const Vec zero = {};
+  for (int f0 = 0; f0 < filters; f0 += kBlock) {
+    Vec acc[kTaps];
+    for (int t = 0; t < kTaps; ++t) acc[t] = load(dkernel + t * filters + f0);
+    Vec bias_acc = load(dbias + f0);
+    for (int p = 0; p < pixels; ++p) {
+      const float* at = frame + frame_offset(g, frame_w, p);
+      float* grad_at = dy_image + static_cast<long>(p) * filters + f0;
+      Vec grad = load(grad_at);
+      if (relu) {
+        grad = load(y_image + static_cast<long>(p) * filters + f0) > zero ? grad : zero;
+        if (keep_masked) store(grad_at, grad);
+      }
+      bias_acc += grad;
+      for (int kh = 0; kh < 3; ++kh)
+        for (int kw = 0; kw < 3; ++kw) acc[kh * 3 + kw] += at[kh * frame_w + kw] * grad;
+    }
+    for (int t = 0; t < kTaps; ++t) store(dkernel + t * filters + f0, acc[t]);
+    store(dbias + f0, bias_acc);
+  }
+}
+
+}  // namespace
+
+long direct_conv_frame_size(const ConvGeometry& g) {
+  return static_cast<long>(frame_rows(g)) * frame_cols(g);
+}
+
+__attribute__((target_clones("avx512f", "fma", "default")))
+void direct_conv_forward(const float* x, int n, const ConvGeometry& g, const float* kernel, const float* bias,
+                         int filters, bool relu, float* frame, float* y) {
+  const long image_size = static_cast<long>(g.height) * g.width, out_size = static_cast<long>(g.out_pixels()) * filters;
+  const int frame_h = frame_rows(g), frame_w = frame_cols(g), pixels = g.out_pixels();
+  for (int i = 0; i < n; ++i) {
+    fill_frame(x + i * image_size, g, frame_h, frame_w, frame);
+    float* y_image = y + i * out_size;
+    if (takes_fast_path(g, filters)) {
+      forward_3x3(frame, frame_w, g, kernel, bias, filters, relu, y_image);
+      continue;
+    }
+    for (int p = 0; p < pixels; ++p) {
+      const float* at = frame + frame_offset(g, frame_w, p);
+      float* __restrict out = y_image + static_cast<long>(p) * filters;
+      std::memcpy(out, bias, sizeof(float) * filters);
+      for (int kh = 0; kh < g.kernel_h; ++kh)
+        for (int kw = 0; kw < g.kernel_w; ++kw) {
+          const float v = at[kh * frame_w + kw];
+          const float* __restrict tap = kernel + (kh * g.kernel_w + kw) * filters;
+          for (int f = 0; f < filters; ++f) out[f] += v * tap[f];
+        }
+      if (relu)
+        for (int f = 0; f < filters; ++f) out[f] = std::max(out[f], 0.0f);
+    }
+  }
+}
+
+__attribute__((target_clones("avx512f", "fma", "default")))
+void direct_conv_param_grads(const float* x, int n, const ConvGeometry& g, const float* y, bool relu, float* dy,
+                             bool keep_masked, int filters, float* frame, float* dkernel, float* dbias) {
+  const long image_size = static_cast<long>(g.height) * g.width, out_size = static_cast<long>(g.out_pixels()) * filters;
+  const int frame_h = frame_rows(g), frame_w = frame_cols(g), pixels = g.out_pixels();
+  std::memset(dkernel, 0, sizeof(float) * g.kernel_h * g.kernel_w * filters);
+  std::memset(dbias, 0, sizeof(float) * filters);
+  for (int i = 0; i < n; ++i) {
+    fill_frame(x + i * image_size, g, frame_h, frame_w, frame);
+    float* dy_image = dy + i * out_size;
+    const float* y_image = y + i * out_size;
+    if (takes_fast_path(g, filters)) {
+      param_grads_3x3(frame, frame_w, g, y_image, relu, dy_image, keep_masked, filters, dkernel, dbias);
+      continue;
+    }
+    for (int p = 0; p < pixels; ++p) {
+      const float* at = frame + frame_offset(g, frame_w, p);
+      float* __restrict grad = dy_image + static_cast<long>(p) * filters;
+      const float* __restrict out = y_image + static_cast<long>(p) * filters;
+      for (int f = 0; f < filters; ++f) {
+        if (relu && !(out[f] > 0.0f)) grad[f] = 0.0f;
+        dbias[f] += grad[f];
+      }
+      for (int kh = 0; kh < g.kernel_h; ++kh)
+        for (int kw = 0; kw < g.kernel_w; ++kw) {
+          const float v = at[kh * frame_w + kw];
+          float* __restrict tap = dkernel + (kh * g.kernel_w + kw) * filters;
+          for (int f = 0; f < filters; ++f) tap[f] += v * grad[f];
+        }
+    }
+  }
+}
+
+__attribute__((target_clones("avx512f", "fma", "default")))
+void direct_conv_input_grad(const float* dy, int n, const ConvGeometry& g, const float* kernel, int filters,
+                            float* frame, float* dx) {
+  const long image_size = static_cast<long>(g.height) * g.width, out_size = static_cast<long>(g.out_pixels()) * filters;
+  const int frame_h = frame_rows(g), frame_w = frame_cols(g), pixels = g.out_pixels();
+  for (int i = 0; i < n; ++i) {
+    // The gradient of the whole frame, then its part inside the image (the padding has none).
+    std::memset(frame, 0, sizeof(float) * frame_h * frame_w);
+    for (int p = 0; p < pixels; ++p) {
+      float* at = frame + frame_offset(g, frame_w, p);
+      const float* __restrict grad = dy + i * out_size + static_cast<long>(p) * filters;
+      for (int kh = 0; kh < g.kernel_h; ++kh)
+        for (int kw = 0; kw < g.kernel_w; ++kw) {
+          const float* __restrict tap = kernel + (kh * g.kernel_w + kw) * filters;
+          float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+          for (int f = 0; f < filters; ++f) sum += grad[f] * tap[f];
+          at[kh * frame_w + kw] += sum;
+        }
+    }
+    float* image = dx + i * image_size;
+    for (int ih = 0; ih < g.height; ++ih)
+      for (int iw = 0; iw < g.width; ++iw) {
+        const int r = ih + g.pad_top, c = iw + g.pad_left;
+        image[ih * g.width + iw] = (r < frame_h && c < frame_w) ? frame[static_cast<long>(r) * frame_w + c] : 0.0f;
+      }
+  }
+}
+
+}  // namespace fmnist
