@@ -10,8 +10,9 @@
 // batch 32), so im2col's output is read by the GEMM from cache, not from memory. With NHWC
 // activations the GEMM output is the layer output: no transposed copies, and the bias, ReLU
 // and ReLU mask are short passes over contiguous rows of F values. A layer with one input
-// channel (K = kh*kw, 9 for 3x3) runs direct loops instead (math/direct_conv.h), which
-// measured faster than this GEMM with K = 9 (results/benchmark.md).
+// channel (K = kh*kw, 9 for 3x3) runs direct loops instead (math/direct_conv.h): for cnn's
+// first layer at batch 32, forward 1.09 -> 0.31 ms and backward 0.87 -> 0.48 ms against this
+// GEMM with K = 9.
 #include "fmnist/nn/conv2d.h"
 
 #include <algorithm>
