@@ -48,11 +48,10 @@ inline long frame_offset(const ConvGeometry& g, int frame_w, int p) {
 // clone's target has (one zmm, two ymm or four xmm). Loaded and stored with memcpy, which
 // compiles to unaligned vector moves.
 typedef float Vec __attribute__((vector_size(sizeof(float) * kBlock)));
-// gcc notes that returning a 64-byte vector from a function built for the baseline differs
-// between ABIs; these helpers are always inlined into the clones, so no call crosses that line.
-#if defined(__GNUC__) && !defined(__clang__)
+// gcc and clang note that passing a 64-byte vector to or from a function built for the
+// baseline differs between ABIs; these helpers are always inlined into the clones, so no call
+// crosses that line.
 #pragma GCC diagnostic ignored "-Wpsabi"
-#endif
 
 inline __attribute__((always_inline)) Vec load(const float* p) {
   Vec v;
