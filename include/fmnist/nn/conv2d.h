@@ -48,7 +48,7 @@ class Conv2D : public Layer {
   void store_output(const float* out_t, int rows, float* y) const;
   /// dy rows (rows, F) masked in place where the ReLU output y was 0; db += their column sums.
   void mask_and_sum_bias(const float* y, long rows, float* dy, float* db) const;
-  /// dx = the convolution of the (masked) dy with the flipped kernel, for stride 1.
+  /// dx = the convolution of the (masked) dy with the flipped kernel, for 'same' stride 1.
   void input_grad_by_convolution(const Tensor& dy, Tensor& dx);
 
   Conv2DOptions options_;
@@ -57,7 +57,7 @@ class Conv2D : public Layer {
   ParamBinding bias_;             // (filters)
   bool direct_ = false;           // direct loops instead of im2col + GEMM, fixed at setup
   int tile_rows_ = 0;             // output pixels per tile, fixed at setup
-  // Stride 1: dx (n*h*w, C) = im2col of dy under dx_g_ (n*h*w, kh*kw*F) . flipped_ (kh*kw*F, C),
+  // 'Same', stride 1: dx (n*h*w, C) = im2col of dy under dx_g_ (n*h*w, kh*kw*F) . flipped_ (kh*kw*F, C),
   // in tiles of dx_tile_rows_ input pixels, instead of col2im's scattered adds.
   bool dx_by_convolution_ = false;
   ConvGeometry dx_g_;
