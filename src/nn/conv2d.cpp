@@ -193,7 +193,7 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) 
   }
   std::fill(db, db + filters, 0.0f);
   // Tiles of output pixels share input pixels at their edges: dx is zeroed once and every
-  // tile's col2im adds into it (strided convolutions; stride 1 computes dx after the loop).
+  // tile's col2im adds into it ('same' stride-1 layers compute dx after the loop instead).
   if (dx && !dx_by_convolution_) std::memset(dx->data(), 0, sizeof(float) * x.shape().numel());
   for (long first = 0; first < rows; first += tile_rows_) {
     const int m = static_cast<int>(std::min<long>(tile_rows_, rows - first));
