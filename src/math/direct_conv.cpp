@@ -63,49 +63,88 @@ inline __attribute__((always_inline)) void store(float* p, Vec v) { std::memcpy(
 inline __attribute__((always_inline)) void forward_3x3(const float* frame, int frame_w, const ConvGeometry& g,
                                                        const float* kernel, const float* bias, int filters,
                                                        bool relu, float* y_image) {
-  const int pixels = g.out_pixels();
   const Vec zero = {};
+  const long row_step = static_cast<long>(g.stride) * frame_w;
   for (int f0 = 0; f0 < filters; f0 += kBlock) {
     Vec w[kTaps];
     for (int t = 0; t < kTaps; ++t) w[t] = load(kernel + t * filters + f0);
     const Vec b = load(bias + f0);
-    for (int p = 0; p < pixels; ++p) {
-      const float* at = frame + frame_offset(g, frame_w, p);
-      Vec acc = b;
-      for (int kh = 0; kh < 3; ++kh)
-        for (int kw = 0; kw < 3; ++kw) acc += at[kh * frame_w + kw] * w[kh * 3 + kw];
-      if (relu) acc = acc > zero ? acc : zero;
-      store(y_image + static_cast<long>(p) * filters + f0, acc);
+    float* out = y_image + f0;
+    for (int oh = 0; oh < g.out_h; ++oh) {
+      const float* row = frame + oh * row_step;
+      for (int ow = 0; ow < g.out_w; ++ow, out += filters) {
+        const float* at = row + ow * g.stride;
+        Vec acc = b;
+        for (int kh = 0; kh < 3; ++kh)
+          for (int kw = 0; kw < 3; ++kw) acc += at[kh * frame_w + kw] * w[kh * 3 + kw];
+        if (relu) acc = acc > zero ? acc : zero;
+        store(out, acc);
+      }
     }
   }
 }
 
+// One pixel's gradient for a block of filters, masked where the ReLU output was 0 (and written
+// back masked when keep_masked).
+// y_image is read only with relu (the fused pool path passes null).
+inline __attribute__((always_inline)) Vec masked_grad(float* dy_image, const float* y_image, long at, bool relu,
+                                                      bool keep_masked) {
+  float* grad_at = dy_image + at;
+  Vec grad = load(grad_at);
+  if (relu) {
+    const Vec zero = {};
+    grad = load(y_image + at) > zero ? grad : zero;
+    if (keep_masked) store(grad_at, grad);
+  }
+  return grad;
+}
+
 // dkernel and dbias += this image's sums; dy masked by the ReLU on the fly (and written back
 // masked when keep_masked).
-inline __attribute__((always_inline)) void param_grads_3x3(const float* frame, int frame_w, const ConvGeometry& g,
-                                                           const float* y_image, bool relu, float* dy_image,
-                                                           bool keep_masked, int filters, float* dkernel,
-                                                           float* dbias) {
-  const int pixels = g.out_pixels();
+inline __attribute__((always_inline)) void param_grads_3x3(const float* frame, int frame_w,
+                                                           const ConvGeometry& g, const float* y_image,
+                                                           bool relu, float* dy_image, bool keep_masked,
+                                                           int filters, float* dkernel, float* dbias) {
   const Vec zero = {};
+  const long row_step = static_cast<long>(g.stride) * frame_w;
   for (int f0 = 0; f0 < filters; f0 += kBlock) {
-    Vec acc[kTaps];
-    for (int t = 0; t < kTaps; ++t) acc[t] = load(dkernel + t * filters + f0);
-    Vec bias_acc = load(dbias + f0);
-    for (int p = 0; p < pixels; ++p) {
-      const float* at = frame + frame_offset(g, frame_w, p);
-      float* grad_at = dy_image + static_cast<long>(p) * filters + f0;
-      Vec grad = load(grad_at);
-      if (relu) {
-        grad = load(y_image + static_cast<long>(p) * filters + f0) > zero ? grad : zero;
-        if (keep_masked) store(grad_at, grad);
-      }
-      bias_acc += grad;
-      for (int kh = 0; kh < 3; ++kh)
-        for (int kw = 0; kw < 3; ++kw) acc[kh * 3 + kw] += at[kh * frame_w + kw] * grad;
+    // Two sets of sums, for even and odd output columns: each sum then waits on its own FMA
+    // every other pixel, not every pixel (the FMA latency, not its throughput, bounded this loop).
+    Vec even[kTaps], odd[kTaps];
+    for (int t = 0; t < kTaps; ++t) {
+      even[t] = load(dkernel + t * filters + f0);
+      odd[t] = zero;
     }
-    for (int t = 0; t < kTaps; ++t) store(dkernel + t * filters + f0, acc[t]);
-    store(dbias + f0, bias_acc);
+    Vec bias_even = load(dbias + f0), bias_odd = zero;
+    for (int oh = 0; oh < g.out_h; ++oh) {
+      const float* row = frame + oh * row_step;
+      const long p0 = static_cast<long>(oh) * g.out_w;
+      int ow = 0;
+      for (; ow + 1 < g.out_w; ow += 2) {
+        const float* at = row + ow * g.stride;
+        const float* next = at + g.stride;
+        const long p = p0 + ow;
+        const Vec grad = masked_grad(dy_image, y_image, p * filters + f0, relu, keep_masked);
+        const Vec grad_next = masked_grad(dy_image, y_image, (p + 1) * filters + f0, relu, keep_masked);
+        bias_even += grad;
+        bias_odd += grad_next;
+        for (int kh = 0; kh < 3; ++kh)
+          for (int kw = 0; kw < 3; ++kw) {
+            even[kh * 3 + kw] += at[kh * frame_w + kw] * grad;
+            odd[kh * 3 + kw] += next[kh * frame_w + kw] * grad_next;
+          }
+      }
+      if (ow < g.out_w) {
+        const float* at = row + ow * g.stride;
+        const long p = p0 + ow;
+        const Vec grad = masked_grad(dy_image, y_image, p * filters + f0, relu, keep_masked);
+        bias_even += grad;
+        for (int kh = 0; kh < 3; ++kh)
+          for (int kw = 0; kw < 3; ++kw) even[kh * 3 + kw] += at[kh * frame_w + kw] * grad;
+      }
+    }
+    for (int t = 0; t < kTaps; ++t) store(dkernel + t * filters + f0, even[t] + odd[t]);
+    store(dbias + f0, bias_even + bias_odd);
   }
 }
 
@@ -115,10 +154,11 @@ long direct_conv_frame_size(const ConvGeometry& g) {
   return static_cast<long>(frame_rows(g)) * frame_cols(g);
 }
 
-__attribute__((target_clones("avx512f", "fma", "default")))
-void direct_conv_forward(const float* x, int n, const ConvGeometry& g, const float* kernel, const float* bias,
-                         int filters, bool relu, float* frame, float* y) {
-  const long image_size = static_cast<long>(g.height) * g.width, out_size = static_cast<long>(g.out_pixels()) * filters;
+__attribute__((target_clones("avx512f", "fma", "default"))) void direct_conv_forward(
+    const float* x, int n, const ConvGeometry& g, const float* kernel, const float* bias, int filters,
+    bool relu, float* frame, float* y) {
+  const long image_size = static_cast<long>(g.height) * g.width,
+             out_size = static_cast<long>(g.out_pixels()) * filters;
   const int frame_h = frame_rows(g), frame_w = frame_cols(g), pixels = g.out_pixels();
   for (int i = 0; i < n; ++i) {
     fill_frame(x + i * image_size, g, frame_h, frame_w, frame);
@@ -143,17 +183,20 @@ void direct_conv_forward(const float* x, int n, const ConvGeometry& g, const flo
   }
 }
 
-__attribute__((target_clones("avx512f", "fma", "default")))
-void direct_conv_param_grads(const float* x, int n, const ConvGeometry& g, const float* y, bool relu, float* dy,
-                             bool keep_masked, int filters, float* frame, float* dkernel, float* dbias) {
-  const long image_size = static_cast<long>(g.height) * g.width, out_size = static_cast<long>(g.out_pixels()) * filters;
+__attribute__((target_clones("avx512f", "fma", "default"))) void direct_conv_param_grads(
+    const float* x, int n, const ConvGeometry& g, const float* y, bool relu, float* dy, bool keep_masked,
+    int filters, float* frame, bool accumulate, float* dkernel, float* dbias) {
+  const long image_size = static_cast<long>(g.height) * g.width,
+             out_size = static_cast<long>(g.out_pixels()) * filters;
   const int frame_h = frame_rows(g), frame_w = frame_cols(g), pixels = g.out_pixels();
-  std::memset(dkernel, 0, sizeof(float) * g.kernel_h * g.kernel_w * filters);
-  std::memset(dbias, 0, sizeof(float) * filters);
+  if (!accumulate) {
+    std::memset(dkernel, 0, sizeof(float) * g.kernel_h * g.kernel_w * filters);
+    std::memset(dbias, 0, sizeof(float) * filters);
+  }
   for (int i = 0; i < n; ++i) {
     fill_frame(x + i * image_size, g, frame_h, frame_w, frame);
     float* dy_image = dy + i * out_size;
-    const float* y_image = y + i * out_size;
+    const float* y_image = relu ? y + i * out_size : nullptr;  // y may be null without relu
     if (takes_fast_path(g, filters)) {
       param_grads_3x3(frame, frame_w, g, y_image, relu, dy_image, keep_masked, filters, dkernel, dbias);
       continue;
@@ -161,11 +204,12 @@ void direct_conv_param_grads(const float* x, int n, const ConvGeometry& g, const
     for (int p = 0; p < pixels; ++p) {
       const float* at = frame + frame_offset(g, frame_w, p);
       float* __restrict grad = dy_image + static_cast<long>(p) * filters;
-      const float* __restrict out = y_image + static_cast<long>(p) * filters;
-      for (int f = 0; f < filters; ++f) {
-        if (relu && !(out[f] > 0.0f)) grad[f] = 0.0f;
-        dbias[f] += grad[f];
+      if (relu) {
+        const float* __restrict out = y_image + static_cast<long>(p) * filters;
+        for (int f = 0; f < filters; ++f)
+          if (!(out[f] > 0.0f)) grad[f] = 0.0f;
       }
+      for (int f = 0; f < filters; ++f) dbias[f] += grad[f];
       for (int kh = 0; kh < g.kernel_h; ++kh)
         for (int kw = 0; kw < g.kernel_w; ++kw) {
           const float v = at[kh * frame_w + kw];
@@ -176,10 +220,11 @@ void direct_conv_param_grads(const float* x, int n, const ConvGeometry& g, const
   }
 }
 
-__attribute__((target_clones("avx512f", "fma", "default")))
-void direct_conv_input_grad(const float* dy, int n, const ConvGeometry& g, const float* kernel, int filters,
-                            float* frame, float* dx) {
-  const long image_size = static_cast<long>(g.height) * g.width, out_size = static_cast<long>(g.out_pixels()) * filters;
+__attribute__((target_clones("avx512f", "fma", "default"))) void direct_conv_input_grad(
+    const float* dy, int n, const ConvGeometry& g, const float* kernel, int filters, float* frame,
+    float* dx) {
+  const long image_size = static_cast<long>(g.height) * g.width,
+             out_size = static_cast<long>(g.out_pixels()) * filters;
   const int frame_h = frame_rows(g), frame_w = frame_cols(g), pixels = g.out_pixels();
   for (int i = 0; i < n; ++i) {
     // The gradient of the whole frame, then its part inside the image (the padding has none).
@@ -200,7 +245,8 @@ void direct_conv_input_grad(const float* dy, int n, const ConvGeometry& g, const
     for (int ih = 0; ih < g.height; ++ih)
       for (int iw = 0; iw < g.width; ++iw) {
         const int r = ih + g.pad_top, c = iw + g.pad_left;
-        image[ih * g.width + iw] = (r < frame_h && c < frame_w) ? frame[static_cast<long>(r) * frame_w + c] : 0.0f;
+        image[ih * g.width + iw] =
+            (r < frame_h && c < frame_w) ? frame[static_cast<long>(r) * frame_w + c] : 0.0f;
       }
   }
 }

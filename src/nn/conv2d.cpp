@@ -67,9 +67,9 @@ void Conv2D::bind_params(const std::vector<ParamBinding>& params) {
 
 namespace {
 
-// Default tile: the tile's column block (m, K) and output block (F, m) together fill half the
-// L2 cache, so im2col writes the block, the GEMM reads it and the transpose into y reads its
-// output while both are in L2; at least kMinTileRows rows so each GEMM stays large. On Zen
+// Default tile: the tile's column block (m, K) and output block (m, F) together fill half the
+// L2 cache, so im2col writes the block, the GEMM reads it and the bias + activation pass reads
+// its output while both are in L2; at least kMinTileRows rows so each GEMM stays large. On Zen
 // (512 KiB L2) tiles of 128-256 rows were the fastest for every conv of the presets, and
 // K = 9 layers were flat from 128 to 6400 rows (results/benchmark.md).
 constexpr double kTileCacheShare = 0.5;
@@ -93,11 +93,11 @@ void Conv2D::setup(const Shape& in, int max_batch) {
   if (direct_) {  // one padded image instead of the tile buffers
     tile_rows_ = 0;
     col_.assign(static_cast<std::size_t>(direct_conv_frame_size(g_)), 0.0f);
-    out_t_.clear();
     return;
   }
   const int batch = std::max(max_batch, 1), rows = batch * g_.out_pixels();
-  tile_rows_ = std::min(options_.tile_rows > 0 ? options_.tile_rows : default_tile_rows(g_, options_.filters), rows);
+  tile_rows_ =
+      std::min(options_.tile_rows > 0 ? options_.tile_rows : default_tile_rows(g_, options_.filters), rows);
   std::size_t col_size = static_cast<std::size_t>(tile_rows_) * g_.col_cols();
   // Only where dx has as many pixels as dy ('same', stride 1): for 'valid' the flipped
   // convolution would also multiply the zero border (cnn-deep's 7x7 -> 5x5 layer: 7.9 -> 12.5 ms).
@@ -114,31 +114,25 @@ void Conv2D::setup(const Shape& in, int max_batch) {
     dx_g_.out_h = in.h;
     dx_g_.out_w = in.w;
     const int dx_rows = batch * in.h * in.w;
-    dx_tile_rows_ = std::min(options_.tile_rows > 0 ? options_.tile_rows : default_tile_rows(dx_g_, in.c), dx_rows);
+    dx_tile_rows_ =
+        std::min(options_.tile_rows > 0 ? options_.tile_rows : default_tile_rows(dx_g_, in.c), dx_rows);
     col_size = std::max(col_size, static_cast<std::size_t>(dx_tile_rows_) * dx_g_.col_cols());
     flipped_.assign(static_cast<std::size_t>(dx_g_.col_cols()) * in.c, 0.0f);
   }
   col_.assign(col_size, 0.0f);
-  out_t_.assign(static_cast<std::size_t>(tile_rows_) * options_.filters, 0.0f);
 }
 
-// y (rows, F) = act(out_t^T + bias): the transpose of one tile's (F, rows) GEMM output, in
-// 8 x 8 blocks so both sides stay in a few cache lines, with bias and activation fused.
-void Conv2D::store_output(const float* out_t, int rows, float* y) const {
-  constexpr int kBlock = 8;
+// y (rows, F) = act(y + bias) in place: one pass over a tile's rows while the GEMM has just
+// written them (in L2).
+void Conv2D::add_bias_and_activate(float* y, int rows) const {
   const int filters = options_.filters;
   const float* __restrict bias = bias_.value;
-  const bool relu = options_.activation == Activation::kRelu;
-  const float floor = relu ? 0.0f : -std::numeric_limits<float>::infinity();
-  for (int r0 = 0; r0 < rows; r0 += kBlock) {
-    const int r1 = std::min(r0 + kBlock, rows);
-    for (int f0 = 0; f0 < filters; f0 += kBlock) {
-      const int f1 = std::min(f0 + kBlock, filters);
-      for (int r = r0; r < r1; ++r) {
-        float* __restrict out = y + static_cast<std::size_t>(r) * filters;
-        for (int f = f0; f < f1; ++f) out[f] = std::max(out_t[static_cast<std::size_t>(f) * rows + r] + bias[f], floor);
-      }
-    }
+  const float floor =
+      options_.activation == Activation::kRelu ? 0.0f : -std::numeric_limits<float>::infinity();
+  for (int r = 0; r < rows; ++r) {
+    float* __restrict out = y + static_cast<std::size_t>(r) * filters;
+#pragma omp simd
+    for (int f = 0; f < filters; ++f) out[f] = std::max(out[f] + bias[f], floor);
   }
 }
 
@@ -150,14 +144,14 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*/) 
                         options_.activation == Activation::kRelu, col_.data(), y.data());
     return;
   }
-  // Per tile of m output pixels: im2col, then out^T (F, m) = W^T (F, K) . col^T (K, m). This
-  // orientation runs OpenBLAS' kernel about 1.4x faster than y (m, F) = col . W when F is 64
-  // (see results/benchmark.md); the transpose into NHWC adds bias and activation in cache.
+  // Per tile of m output pixels: im2col, then y (m, F) = col (m, K) . W (K, F) straight into
+  // the NHWC output, then bias + activation on the tile's rows.
   for (long first = 0; first < rows; first += tile_rows_) {
     const int m = static_cast<int>(std::min<long>(tile_rows_, rows - first));
+    float* tile_y = y.data() + first * filters;
     im2col_batch_rows(x.data(), g_, first, m, col_.data());
-    gemm(Transpose::kYes, Transpose::kYes, filters, m, k_cols, 1.0f, kernel_.value, col_.data(), 0.0f, out_t_.data());
-    store_output(out_t_.data(), m, y.data() + first * filters);
+    gemm(Transpose::kNo, Transpose::kNo, m, filters, k_cols, 1.0f, col_.data(), kernel_.value, 0.0f, tile_y);
+    add_bias_and_activate(tile_y, m);
   }
 }
 
@@ -186,9 +180,10 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) 
   float* __restrict db = bias_.grad;
   if (direct_) {
     const bool relu = options_.activation == Activation::kRelu;
-    direct_conv_param_grads(x.data(), x.shape().n, g_, y.data(), relu, dy.data(), dx != nullptr, filters, col_.data(),
-                            kernel_.grad, db);
-    if (dx) direct_conv_input_grad(dy.data(), x.shape().n, g_, kernel_.value, filters, col_.data(), dx->data());
+    direct_conv_param_grads(x.data(), x.shape().n, g_, y.data(), relu, dy.data(), dx != nullptr, filters,
+                            col_.data(), false, kernel_.grad, db);
+    if (dx)
+      direct_conv_input_grad(dy.data(), x.shape().n, g_, kernel_.value, filters, col_.data(), dx->data());
     return;
   }
   std::fill(db, db + filters, 0.0f);
@@ -202,12 +197,13 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) 
     mask_and_sum_bias(y.data() + first * filters, m, tile_dy, db);
     // dW (K, F) (+)= col^T (K, m) . dy (m, F): the first tile overwrites, the rest accumulate.
     im2col_batch_rows(x.data(), g_, first, m, col_.data());
-    gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, m, 1.0f, col_.data(), tile_dy, first == 0 ? 0.0f : 1.0f,
-         kernel_.grad);
+    gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, m, 1.0f, col_.data(), tile_dy,
+         first == 0 ? 0.0f : 1.0f, kernel_.grad);
     if (!dx || dx_by_convolution_) continue;
     // dcol^T (K, m) = W (K, F) . dy^T (F, m) overwrites the tile's columns (again the faster
     // orientation: about 2x dcol = dy . W^T), then col2im adds it into dx.
-    gemm(Transpose::kNo, Transpose::kYes, k_cols, m, filters, 1.0f, kernel_.value, tile_dy, 0.0f, col_.data());
+    gemm(Transpose::kNo, Transpose::kYes, k_cols, m, filters, 1.0f, kernel_.value, tile_dy, 0.0f,
+         col_.data());
     col2im_transposed_batch_rows(col_.data(), g_, first, m, dx->data());
   }
   if (dx && dx_by_convolution_) input_grad_by_convolution(dy, *dx);
@@ -218,10 +214,12 @@ void Conv2D::input_grad_by_convolution(const Tensor& dy, Tensor& dx) {
   // flipped (kh', kw', f, c) = W (kh - 1 - kh', kw - 1 - kw', c, f).
   for (int a = 0; a < kh; ++a)
     for (int b = 0; b < kw; ++b) {
-      const float* src = kernel_.value + static_cast<std::size_t>((kh - 1 - a) * kw + (kw - 1 - b)) * channels * filters;
+      const float* src =
+          kernel_.value + static_cast<std::size_t>((kh - 1 - a) * kw + (kw - 1 - b)) * channels * filters;
       float* dst = flipped_.data() + static_cast<std::size_t>(a * kw + b) * filters * channels;
       for (int c = 0; c < channels; ++c)
-        for (int f = 0; f < filters; ++f) dst[static_cast<std::size_t>(f) * channels + c] = src[c * filters + f];
+        for (int f = 0; f < filters; ++f)
+          dst[static_cast<std::size_t>(f) * channels + c] = src[c * filters + f];
     }
   const int k_cols = dx_g_.col_cols();
   const long rows = static_cast<long>(dx.shape().n) * dx_g_.out_pixels();

@@ -233,8 +233,10 @@ TEST(LayerGradients, Conv2D) {
       // Even kernels under 'same': padding only after the image (2) or one more after (4),
       // which the stride-1 dx by flipped convolution must mirror.
       {2, 5, 6, 3, 2, 1, Padding::kSame}, {2, 6, 6, 2, 4, 1, Padding::kSame},
-      // One input channel: direct loops, the 3x3 / 16-filter ones register-blocked.
+      // One input channel: direct loops, the 3x3 / 16-filter ones register-blocked (their
+      // weight gradients sum even and odd output columns apart: 7 columns leave one alone).
       {1, 6, 6, 16, 3, 1, Padding::kSame}, {1, 7, 6, 16, 3, 2, Padding::kValid},
+      {1, 5, 7, 16, 3, 1, Padding::kSame},
   };
   // Tiles of output pixels: 0 = the cache-derived default (one tile here); 7 and 13 split
   // images and image rows and leave a smaller last tile; 1 is one pixel per tile.

@@ -19,11 +19,13 @@ void direct_conv_forward(const float* x, int n, const ConvGeometry& g, const flo
                          int filters, bool relu, float* frame, float* y);
 
 /// The parameter gradients of dy (n, out_h, out_w, filters), overwriting dkernel (kh, kw, 1,
-/// filters) and dbias (filters). With relu, dy is first masked where the output y was 0, and
-/// left masked for direct_conv_input_grad when keep_masked (shapes off the 3x3 fast path
-/// always leave it masked).
+/// filters) and dbias (filters), or adding to them when accumulate. With relu, dy is first
+/// masked where the output y was 0, and left masked for direct_conv_input_grad when
+/// keep_masked (shapes off the 3x3 fast path always leave it masked); without relu, y is unused
+/// and may be null.
 void direct_conv_param_grads(const float* x, int n, const ConvGeometry& g, const float* y, bool relu, float* dy,
-                             bool keep_masked, int filters, float* frame, float* dkernel, float* dbias);
+                             bool keep_masked, int filters, float* frame, bool accumulate, float* dkernel,
+                             float* dbias);
 
 /// dx (n, h, w, 1) = the adjoint of the convolution applied to dy, already masked (overwritten).
 void direct_conv_input_grad(const float* dy, int n, const ConvGeometry& g, const float* kernel, int filters,

@@ -45,7 +45,7 @@ class Conv2D : public Layer {
 
  private:
   ConvGeometry geometry(const Shape& in) const;
-  void store_output(const float* out_t, int rows, float* y) const;
+  void add_bias_and_activate(float* y, int rows) const;
   /// dy rows (rows, F) masked in place where the ReLU output y was 0; db += their column sums.
   void mask_and_sum_bias(const float* y, long rows, float* dy, float* db) const;
   /// dx = the convolution of the (masked) dy with the flipped kernel, for 'same' stride 1.
@@ -65,7 +65,6 @@ class Conv2D : public Layer {
   std::vector<float> flipped_;    // (kh, kw, F, C): the kernel rotated 180 degrees, F and C swapped
   std::vector<float> col_;        // (tile_rows_, K): im2col of one tile; then (K, tile_rows_): its dcol^T;
                                   // direct: one zero-padded input image
-  std::vector<float> out_t_;      // (F, tile_rows_): one tile's GEMM output, transposed
 };
 
 }  // namespace fmnist

@@ -22,6 +22,13 @@ class MaxPool2D : public Layer {
   int pool() const { return pool_; }
   int stride() const { return stride_; }
 
+  /// forward / backward for one sample `image` of the batch (its argmax slot), on buffers of one
+  /// sample: in (h, w, c) of shape in_shape, out (oh, ow, c). For a layer that produces its
+  /// input one image at a time and pools it while it is in cache (Conv2D::forward_pooled).
+  void forward_image(const float* in, const Shape& in_shape, int image, float* out);
+  /// dx (h, w, c) of sample `image` from its dy (oh, ow, c): overwritten.
+  void backward_image(const float* dy, const Shape& in_shape, int image, float* dx) const;
+
  private:
   int pool_, stride_;
   std::vector<std::int32_t> argmax_;  // (n, oh, ow, c): offset of the max within its (h, w, c) sample
