@@ -23,6 +23,7 @@
 #include "fmnist/core/error.h"
 #include "fmnist/math/direct_conv.h"
 #include "fmnist/math/gemm.h"
+#include "fmnist/nn/max_pool2d.h"
 
 namespace fmnist {
 
@@ -93,6 +94,7 @@ void Conv2D::setup(const Shape& in, int max_batch) {
   if (direct_) {  // one padded image instead of the tile buffers
     tile_rows_ = 0;
     col_.assign(static_cast<std::size_t>(direct_conv_frame_size(g_)), 0.0f);
+    image_out_.assign(static_cast<std::size_t>(g_.out_pixels()) * options_.filters, 0.0f);
     return;
   }
   const int batch = std::max(max_batch, 1), rows = batch * g_.out_pixels();
@@ -228,6 +230,54 @@ void Conv2D::input_grad_by_convolution(const Tensor& dy, Tensor& dx) {
     im2col_batch_rows(dy.data(), dx_g_, first, m, col_.data());
     gemm(Transpose::kNo, Transpose::kNo, m, channels, k_cols, 1.0f, col_.data(), flipped_.data(), 0.0f,
          dx.data() + first * channels);
+  }
+}
+
+bool Conv2D::can_fuse_pool(const MaxPool2D& pool) const {
+  return direct_ && pool.stride() == pool.pool() &&
+         (options_.activation == Activation::kRelu || options_.activation == Activation::kLinear);
+}
+
+// Per image: the convolution into image_out_ (out_h, out_w, F: 100 KB for cnn's first layer,
+// so it stays in L2), then the pool reads it from there. The layer's full output, (n, 28, 28,
+// 32) = 3.2 MB at batch 32, is never written, nor read back by the pool.
+void Conv2D::forward_pooled(const Tensor& x, MaxPool2D& pool, Tensor& pooled) {
+  const Shape out = output_shape(x.shape()).with_batch(1);
+  const std::size_t image_size = x.shape().per_sample(), pooled_size = pooled.shape().per_sample();
+  const bool relu = options_.activation == Activation::kRelu;
+  for (int i = 0; i < x.shape().n; ++i) {
+    direct_conv_forward(x.data() + i * image_size, 1, g_, kernel_.value, bias_.value, options_.filters, relu,
+                        col_.data(), image_out_.data());
+    pool.forward_image(image_out_.data(), out, i, pooled.data() + i * pooled_size);
+  }
+}
+
+// Per image: the pool routes dpooled into image_out_, then the parameter (and input)
+// gradients read it. The ReLU mask needs no stored output: a gradient only reaches a window's
+// winner, whose output is the pooled value, so masking dpooled where pooled <= 0 masks every
+// pixel that gets a gradient exactly as the unfused layers do (ties at 0 included).
+void Conv2D::backward_pooled(const Tensor& x, const MaxPool2D& pool, const Tensor& pooled, Tensor& dpooled,
+                             Tensor* dx) {
+  const Shape out = output_shape(x.shape()).with_batch(1);
+  const std::size_t image_size = x.shape().per_sample(), pooled_size = pooled.shape().per_sample();
+  const int filters = options_.filters;
+  if (x.shape().n == 0) {  // the gradients are still overwritten
+    std::fill(kernel_.grad, kernel_.grad + kernel_.size, 0.0f);
+    std::fill(bias_.grad, bias_.grad + bias_.size, 0.0f);
+  }
+  for (int i = 0; i < x.shape().n; ++i) {
+    float* __restrict grad = dpooled.data() + i * pooled_size;
+    if (options_.activation == Activation::kRelu) {
+      const float* __restrict value = pooled.data() + i * pooled_size;
+#pragma omp simd
+      for (std::size_t k = 0; k < pooled_size; ++k) grad[k] = value[k] > 0.0f ? grad[k] : 0.0f;
+    }
+    pool.backward_image(grad, out, i, image_out_.data());
+    direct_conv_param_grads(x.data() + i * image_size, 1, g_, nullptr, false, image_out_.data(), false,
+                            filters, col_.data(), i > 0, kernel_.grad, bias_.grad);
+    if (dx)
+      direct_conv_input_grad(image_out_.data(), 1, g_, kernel_.value, filters, col_.data(),
+                             dx->data() + i * image_size);
   }
 }
 

@@ -4,7 +4,9 @@
 #include <map>
 
 #include "fmnist/core/error.h"
+#include "fmnist/nn/conv2d.h"
 #include "fmnist/nn/dropout.h"
+#include "fmnist/nn/max_pool2d.h"
 
 namespace fmnist {
 
@@ -18,8 +20,10 @@ Sequential::Sequential(std::vector<std::unique_ptr<Layer>> layers, const Shape& 
     const int count = seen[layer.base_name()]++;
     layer.set_name(count == 0 ? layer.base_name() : layer.base_name() + "_" + std::to_string(count));
     if (auto* dropout = dynamic_cast<Dropout*>(&layer)) dropout->set_stream(i);
-    for (const ParamSpec& spec : layer.param_specs(shape)) params_.add(layer.name(), static_cast<int>(i), spec);
-    for (const ParamSpec& spec : layer.state_specs(shape)) non_trainable_.add(layer.name(), static_cast<int>(i), spec);
+    for (const ParamSpec& spec : layer.param_specs(shape))
+      params_.add(layer.name(), static_cast<int>(i), spec);
+    for (const ParamSpec& spec : layer.state_specs(shape))
+      non_trainable_.add(layer.name(), static_cast<int>(i), spec);
     shape = layer.output_shape(shape);
     output_shapes_.push_back(shape);
   }
@@ -56,15 +60,33 @@ void Sequential::setup(int max_batch) {
   Shape in = input_shape_;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     layers_[i]->setup(in, max_batch);
+    in = output_shapes_[i];
+  }
+  // A Conv2D that runs with the MaxPool2D after it (Conv2D::forward_pooled) never fills its
+  // own output or its gradient, so those two tensors stay empty.
+  fused_pool_.assign(layers_.size(), false);
+  for (std::size_t i = 0; fuse_layers_ && i + 1 < layers_.size(); ++i) {
+    const auto* conv = dynamic_cast<const Conv2D*>(layers_[i].get());
+    const auto* pool = dynamic_cast<const MaxPool2D*>(layers_[i + 1].get());
+    fused_pool_[i] = conv && pool && conv->can_fuse_pool(*pool);
+  }
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (fused_pool_[i]) continue;
     activations_[i + 1].resize(output_shapes_[i].with_batch(max_batch));
     activation_grads_[i + 1].resize(output_shapes_[i].with_batch(max_batch));
-    in = output_shapes_[i];
   }
 }
 
 const Tensor& Sequential::forward(const ForwardContext& ctx) {
   const int n = activations_[0].shape().n;
   for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (fused_pool_[i]) {
+      activations_[i + 2].set_batch(n);
+      static_cast<Conv2D&>(*layers_[i])
+          .forward_pooled(activations_[i], static_cast<MaxPool2D&>(*layers_[i + 1]), activations_[i + 2]);
+      ++i;
+      continue;
+    }
     activations_[i + 1].set_batch(n);
     layers_[i]->forward(activations_[i], activations_[i + 1], ctx);
   }
@@ -75,12 +97,22 @@ const Tensor& Sequential::forward(const ForwardContext& ctx) {
 void Sequential::backward(const std::function<void(std::size_t)>& on_grads_ready) {
   const int n = activations_[0].shape().n;
   for (std::size_t i = layers_.size(); i-- > 0;) {
+    const bool pooled = i > 0 && fused_pool_[i - 1];  // layer i is the pool of a fused pair
+    const std::size_t first = pooled ? i - 1 : i;     // the pair's conv, or layer i alone
     Tensor* dx = nullptr;
-    if (i > 0) {
-      activation_grads_[i].set_batch(n);
-      dx = &activation_grads_[i];
+    if (first > 0) {
+      activation_grads_[first].set_batch(n);
+      dx = &activation_grads_[first];
     }
-    layers_[i]->backward(activations_[i], activations_[i + 1], activation_grads_[i + 1], dx);
+    if (pooled) {
+      static_cast<Conv2D&>(*layers_[first])
+          .backward_pooled(activations_[first], static_cast<const MaxPool2D&>(*layers_[i]),
+                           activations_[i + 1], activation_grads_[i + 1], dx);
+      if (on_grads_ready) on_grads_ready(layer_param_offsets_[i]);
+      i = first;
+    } else {
+      layers_[i]->backward(activations_[i], activations_[i + 1], activation_grads_[i + 1], dx);
+    }
     if (on_grads_ready) on_grads_ready(layer_param_offsets_[i]);
   }
 }

@@ -1,5 +1,7 @@
 // Per-layer timing for the benchmark. Each layer runs forward then, after the whole forward
-// pass, backward, as in training; medians over the repetitions (the machine is shared).
+// pass, backward, as in training; medians over the repetitions (the machine is shared). A
+// Conv2D that training runs together with its MaxPool2D (Sequential::fused_with_next) is timed
+// that way too: the pair's time goes on the conv's row and the pool's row says so.
 #include "fmnist/train/layer_profile.h"
 
 #include <chrono>
@@ -9,6 +11,8 @@
 #include <vector>
 
 #include "fmnist/core/rng.h"
+#include "fmnist/nn/conv2d.h"
+#include "fmnist/nn/max_pool2d.h"
 #include "fmnist/train/benchmark.h"
 
 namespace fmnist {
@@ -40,6 +44,13 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
   for (int rep = 0; rep < reps; ++rep) {
     for (std::size_t i = 0; i < count; ++i) {
       const Clock::time_point start = Clock::now();
+      if (model.fused_with_next(i)) {
+        static_cast<Conv2D&>(*layers[i])
+            .forward_pooled(activations[i], static_cast<MaxPool2D&>(*layers[i + 1]), activations[i + 2]);
+        forward[i].push_back(std::chrono::duration<double>(Clock::now() - start).count());
+        forward[++i].push_back(0.0);
+        continue;
+      }
       layers[i]->forward(activations[i], activations[i + 1], ctx);
       forward[i].push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
@@ -47,7 +58,15 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
     for (std::size_t j = 0; j < top.numel(); ++j) top[j] = rng.uniform(-0.5f, 0.5f);
     for (std::size_t i = count; i-- > 0;) {
       const Clock::time_point start = Clock::now();
-      layers[i]->backward(activations[i], activations[i + 1], grads[i + 1], i == 0 ? nullptr : &grads[i]);
+      if (i > 0 && model.fused_with_next(i - 1)) {
+        backward[i].push_back(0.0);
+        --i;
+        static_cast<Conv2D&>(*layers[i])
+            .backward_pooled(activations[i], static_cast<const MaxPool2D&>(*layers[i + 1]),
+                             activations[i + 2], grads[i + 2], i == 0 ? nullptr : &grads[i]);
+      } else {
+        layers[i]->backward(activations[i], activations[i + 1], grads[i + 1], i == 0 ? nullptr : &grads[i]);
+      }
       backward[i].push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
   }
@@ -67,9 +86,12 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
     if (flops > 0.0)
       std::snprintf(rates, sizeof(rates), "| %.1f | %.1f |", flops / f * 1e-9,
                     flops * (i == 0 ? 1 : 2) / b * 1e-9);
-    char row[256];
-    std::snprintf(row, sizeof(row), "| %s (%s) | %s | %.3f | %.3f %s\n", layers[i]->name().c_str(),
-                  layers[i]->spec().c_str(), out.with_batch(batch).str().c_str(), f * 1e3, b * 1e3, rates);
+    const std::string with =
+        i > 0 && model.fused_with_next(i - 1) ? ", run with " + layers[i - 1]->name() : "";
+    char row[320];
+    std::snprintf(row, sizeof(row), "| %s (%s%s) | %s | %.3f | %.3f %s\n", layers[i]->name().c_str(),
+                  layers[i]->spec().c_str(), with.c_str(), out.with_batch(batch).str().c_str(), f * 1e3,
+                  b * 1e3, rates);
     log << row;
     in = out;
   }

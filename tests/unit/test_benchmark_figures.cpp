@@ -42,6 +42,9 @@ TEST(BenchmarkFigures, LayerProfileHasOneRowPerLayerAndConsistentTotals) {
   for (std::size_t i = 0; i < model->layers().size(); ++i) {
     const std::string& row = rows[2 + i];
     EXPECT_EQ(row.rfind("| " + model->layers()[i]->name() + " (", 0), 0u) << row;
+    if (i > 0 && model->fused_with_next(i - 1)) {  // the first conv runs with its pool
+      EXPECT_NE(row.find("run with " + model->layers()[i - 1]->name()), std::string::npos) << row;
+    }
     // | name (spec) | shape | forward | backward | ...
     std::vector<std::string> cells;
     std::istringstream split(row);

@@ -868,6 +868,22 @@ TEST(ModelGradients, ConvPoolGapDense) {
               2, 11);
 }
 
+// The first conv runs with the pool after it (Conv2D::forward_pooled): 16 filters take the
+// register-blocked loops, pool3 leaves the last row and column of 28 in no window.
+TEST(ModelGradients, FusedConvPoolUncoveredPixels) {
+  check_model("conv16x3same-pool3-gap-dense10",
+              {ref_conv(16, 3, 1, true, true), ref_pool(3, 3), ref_gap(), ref_dense(10, false)}, 2, 21);
+}
+
+// A fused pair after another layer, so its input gradient is needed: one-channel conv,
+// then a one-input-channel conv fused with its pool.
+TEST(ModelGradients, FusedConvPoolWithInputGradient) {
+  check_model("conv1x3same-conv4x3same-pool2-gap-dense10",
+              {ref_conv(1, 3, 1, true, true), ref_conv(4, 3, 1, true, true), ref_pool(2, 2), ref_gap(),
+               ref_dense(10, false)},
+              2, 15);
+}
+
 TEST(ModelGradients, MlpWithDropout) {
   check_model("flatten-dense8-drop0.3-dense10",
               {ref_flatten(), ref_dense(8, true), ref_drop(), ref_dense(10, false)}, 2, 12);

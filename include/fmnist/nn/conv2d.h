@@ -8,6 +8,8 @@
 
 namespace fmnist {
 
+class MaxPool2D;
+
 /// How a Conv2D computes. kAuto: direct loops for a single input channel (see
 /// math/direct_conv.h), else im2col + GEMM in tiles. Tests force either.
 enum class ConvAlgorithm { kAuto, kIm2colGemm, kDirect };
@@ -43,6 +45,19 @@ class Conv2D : public Layer {
 
   const Conv2DOptions& options() const { return options_; }
 
+  /// Whether this layer can run together with `pool`, the MaxPool2D that follows it
+  /// (Sequential then calls the two functions below instead of both layers' forward and
+  /// backward): a direct-loop layer with ReLU or linear activation and disjoint windows.
+  /// Valid after setup.
+  bool can_fuse_pool(const MaxPool2D& pool) const;
+  /// pooled = pool.forward(this->forward(x)), one image at a time, without this layer's
+  /// output tensor; records pool's argmax as its forward would.
+  void forward_pooled(const Tensor& x, MaxPool2D& pool, Tensor& pooled);
+  /// backward of both layers from dpooled (clobbered) after forward_pooled: this layer's
+  /// parameter gradients and, unless null, dx; the same values as the two backward calls.
+  void backward_pooled(const Tensor& x, const MaxPool2D& pool, const Tensor& pooled, Tensor& dpooled,
+                       Tensor* dx);
+
  private:
   ConvGeometry geometry(const Shape& in) const;
   void add_bias_and_activate(float* y, int rows) const;
@@ -65,6 +80,7 @@ class Conv2D : public Layer {
   std::vector<float> flipped_;    // (kh, kw, F, C): the kernel rotated 180 degrees, F and C swapped
   std::vector<float> col_;        // (tile_rows_, K): im2col of one tile; then (K, tile_rows_): its dcol^T;
                                   // direct: one zero-padded input image
+  std::vector<float> image_out_;  // direct: (out_h, out_w, F), one image's output or its gradient
 };
 
 }  // namespace fmnist

@@ -19,7 +19,13 @@ class Sequential {
   Sequential(std::vector<std::unique_ptr<Layer>> layers, const Shape& input);
 
   /// Allocates activations and every layer's scratch for batches of up to `max_batch`.
+  /// Where a Conv2D can run together with the MaxPool2D after it (Conv2D::can_fuse_pool),
+  /// forward and backward run the pair as one, unless set_fuse_layers(false) came first.
   void setup(int max_batch);
+  /// Tests compare fused pairs against the layers run one by one. Call before setup().
+  void set_fuse_layers(bool fuse) { fuse_layers_ = fuse; }
+  /// Whether layer i runs fused with layer i + 1 (after setup).
+  bool fused_with_next(std::size_t i) const { return i < fused_pool_.size() && fused_pool_[i]; }
   int max_batch() const { return max_batch_; }
 
   /// The input batch (n, h, w, c): callers gather samples straight into it.
@@ -63,6 +69,8 @@ class Sequential {
   std::vector<Tensor> activations_;       // [0] input, [i + 1] output of layer i
   std::vector<Tensor> activation_grads_;  // [i + 1] dL/d(output of layer i); [0] unused
   int max_batch_ = 0;
+  bool fuse_layers_ = true;
+  std::vector<bool> fused_pool_;  // [i]: Conv2D i runs with MaxPool2D i + 1
 };
 
 }  // namespace fmnist
