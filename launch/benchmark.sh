@@ -494,8 +494,8 @@ if m["binary_sha256"] != m["binary_sha256_after"]:
 # (a)
 md += ["## (a) fmnist_dist, every preset (np=1, 1 thread, batch 32)", "",
        "| model | timed steps | samples/s | ms/step | forward | backward | allreduce wait | optimizer | metrics "
-       "| GFLOP/s | sgemm GFLOP/s | of sgemm | peak RSS MiB/rank |",
-       "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+       "| GFLOP/s | sgemm GFLOP/s | of sgemm | in sgemm calls | GEMM-only bound | peak RSS MiB/rank |",
+       "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 summary["presets"] = []
 for model in presets:
     for r in pick(section="presets", model=model):
@@ -505,11 +505,15 @@ for model in presets:
                       f"{x['forward_ms']:.3f} | {x['backward_ms']:.3f} | {x['allreduce_wait_ms']:.3f} | "
                       f"{x['optimizer_ms']:.3f} | {x['metrics_ms']:.3f} | {x['gflops']:.1f} | "
                       f"{x['sgemm_gflops']:.1f} | {100 * x['gflops'] / x['sgemm_gflops']:.0f}% | "
-                      f"{x['peak_rss_mib']:.0f} |")
+                      f"{x['gemm_ms']:.3f} ({100 * x['gemm_ms'] / x['ms_per_step']:.0f}%) | "
+                      f"{x['gemm_bound_percent']:.0f}% | {x['peak_rss_mib']:.0f} |")
         else:
-            md.append(f"| {model} | {r['timed_steps']} | failed (exit {r['exit']}) |" + " |" * 10)
+            md.append(f"| {model} | {r['timed_steps']} | failed (exit {r['exit']}) |" + " |" * 12)
         summary["presets"].append({"model": model, "run": r["id"], **(x or {"failed": True})})
-md += ["", "Phase times are medians in ms per step.", ""]
+md += ["", "Phase times are medians in ms per step. *In sgemm calls*: the median time per step inside the "
+       "GEMM wrapper (share of the step); *GEMM-only bound*: the step's FLOPs over that time, against the "
+       "sgemm rate: the most of sgemm the step could reach if every other pass (im2col, pooling, the direct "
+       "first-layer convolution, the optimizer, ...) took no time.", ""]
 
 # (a) per layer: the --benchmark-layers table printed by each of those runs
 md += ["### Per layer (the same runs, `--benchmark-layers`)", "",

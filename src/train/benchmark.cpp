@@ -92,7 +92,7 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
     throw Error("--benchmark-steps: " + std::to_string(total_steps) + " steps of " + std::to_string(batch) +
                 " samples exceed the " + std::to_string(count) + " training samples");
 
-  std::vector<double> forward, backward, wait, optimizer, metrics, total;
+  std::vector<double> forward, backward, wait, optimizer, metrics, total, gemm_seconds, gemm_flops;
   // The watchdog comparison: blocks of kWatchdogBlock timed steps, deadline off, on, on, off,
   // ... (so a drift of the machine's speed favours neither), each block's median kept.
   constexpr int kWatchdogBlock = 10;
@@ -103,8 +103,12 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
     const bool deadline = block % 4 == 1 || block % 4 == 2;
     if (options.watchdog_comparison) trainer.suspend_stall_watchdog(timed >= 0 && !deadline);
     bool stop = false;
+    reset_gemm_tally();
     trainer.train_step(order.data() + static_cast<std::size_t>(step) * batch, batch, &stop);
     if (step < options.warmup_steps) continue;
+    const GemmTally in_gemm = gemm_tally();
+    gemm_seconds.push_back(in_gemm.seconds);
+    gemm_flops.push_back(in_gemm.flops);
     const StepTimings& t = trainer.last_step_timings();
     if (options.watchdog_comparison) {
       block_steps.push_back(t.total);
@@ -162,6 +166,17 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
                 peak_gflops > 0 ? 100.0 * sgemm_total / peak_gflops : 0.0,
                 peak_gflops > 0 ? 100.0 * gflops / peak_gflops : 0.0);
   *log << yardstick << "\n";
+  // How much of the step is GEMM (rank 0's medians): the step cannot reach more of the sgemm
+  // rate than its FLOPs over the time of its GEMM calls alone, whatever the other passes cost.
+  const double gemm_ms = median(gemm_seconds) * ms, gemm_rate = gemm_ms > 0 ? median(gemm_flops) / gemm_ms * 1e-6 : 0;
+  const double bound = gemm_ms > 0 ? 100.0 * gflops * step_seconds * ms / gemm_ms / sgemm_total : 0.0;
+  char split[512];
+  std::snprintf(split, sizeof(split),
+                "in sgemm calls (rank 0): %.3f ms of the step (%.0f%%), at %.1f GFLOP/s, %.0f%% of the 1024^3 rate; "
+                "with every other pass at no cost the step would reach %.0f%% of sgemm",
+                gemm_ms, 100.0 * gemm_ms / (step_seconds * ms), gemm_rate, 100.0 * gemm_rate / sgemm_total * comm.size(),
+                bound);
+  *log << split << "\n";
   double watchdog_off_ms = 0, watchdog_on_ms = 0, watchdog_cost = 0;
   if (options.watchdog_comparison) {
     const std::size_t pairs = std::min(blocks_off.size(), blocks_on.size());
@@ -193,7 +208,8 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
                 "\"blas_kernel\": \"%s\", \"blas_kernel_openblas_choice\": \"%s\", \"blas_kernel_source\": \"%s\", "
                 "\"flops_per_cycle\": %d, \"clock_ghz\": %.3f, \"nominal_peak_gflops\": %.2f, "
                 "\"params\": %zu, \"bucket_mb\": %.4f, \"watchdog_off_ms\": %.4f, \"watchdog_on_ms\": %.4f, "
-                "\"watchdog_cost_percent\": %.3f}\n",
+                "\"watchdog_cost_percent\": %.3f, \"gemm_ms\": %.4f, \"gemm_gflops\": %.2f, "
+                "\"gemm_bound_percent\": %.1f}\n",
                 config.model.c_str(), comm.size(), threads, batch, options.timed_steps, samples_per_second,
                 step_seconds * ms, median(forward) * ms, median(backward) * ms, median(wait) * ms,
                 median(optimizer) * ms, median(metrics) * ms, training_flops_per_sample(trainer.model()), gflops,
@@ -202,7 +218,7 @@ void run_benchmark(const TrainConfig& config, DataSplits data, Communicator& com
                 : kernel.source == BlasKernelSource::kUpgraded ? "fmnist_dist"
                                                                : "openblas",
                 peak.flops_per_cycle, clock.ghz, peak_gflops, trainer.model().params().size(), config.bucket_mb,
-                watchdog_off_ms, watchdog_on_ms, watchdog_cost);
+                watchdog_off_ms, watchdog_on_ms, watchdog_cost, gemm_ms, gemm_rate, bound);
   json << text;
 }
 

@@ -52,6 +52,11 @@ for r in runs:
         bad.append(f"{name}: GFLOP/s {x['gflops']} != FLOPs x samples/s {gflops:.2f}")
     if not (x["sgemm_gflops"] > 0 and x["peak_rss_mib"] > 0):
         bad.append(f"{name}: no sgemm figure or RSS")
+    # Time in GEMM calls lies within the step, and the bound from it is at least what the step reached.
+    if not (0 < x["gemm_ms"] <= x["ms_per_step"] + 0.01):
+        bad.append(f"{name}: {x['gemm_ms']} ms in sgemm calls of a {x['ms_per_step']} ms step")
+    if x["gemm_ms"] > 0 and x["gemm_bound_percent"] + 0.5 < 100 * x["gflops"] / x["sgemm_gflops"]:
+        bad.append(f"{name}: GEMM-only bound {x['gemm_bound_percent']} % below the step's own share")
     if r["section"] == "watchdog":  # both halves timed, and the cost is their ratio's size
         off, on, cost = x["watchdog_off_ms"], x["watchdog_on_ms"], x["watchdog_cost_percent"]
         if not (off > 0 and on > 0 and abs(cost) < 100 * max(on / off, off / on)):

@@ -130,5 +130,22 @@ TEST(Gemm, EmptyInnerDimensionScalesC) {
     }
 }
 
+// The benchmark's GEMM share of a step: every call's 2 m n k FLOPs and some time, since the
+// last reset only, and nothing for an empty product (no sgemm ran).
+TEST(GemmTally, CountsTheCallsSinceTheReset) {
+  std::vector<float> a(40 * 30, 0.5f), b(30 * 20, 0.25f), c(40 * 20, 0.0f);
+  gemm(Transpose::kNo, Transpose::kNo, 40, 20, 30, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  reset_gemm_tally();
+  EXPECT_EQ(gemm_tally().flops, 0.0);
+  EXPECT_EQ(gemm_tally().seconds, 0.0);
+  gemm(Transpose::kNo, Transpose::kNo, 40, 20, 30, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  gemm(Transpose::kYes, Transpose::kNo, 30, 20, 40, 1.0f, a.data(), c.data(), 0.0f, b.data());
+  gemm(Transpose::kNo, Transpose::kNo, 40, 20, 0, 1.0f, a.data(), b.data(), 0.0f, c.data());
+  const GemmTally t = gemm_tally();
+  EXPECT_EQ(t.flops, 2.0 * 40 * 20 * 30 + 2.0 * 30 * 20 * 40);
+  EXPECT_GT(t.seconds, 0.0);
+  EXPECT_LT(t.seconds, 10.0);
+}
+
 }  // namespace
 }  // namespace fmnist

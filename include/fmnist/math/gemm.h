@@ -12,6 +12,15 @@ enum class Transpose { kNo, kYes };
 void gemm(Transpose trans_a, Transpose trans_b, int m, int n, int k, float alpha, const float* a,
           const float* b, float beta, float* c);
 
+/// The time spent in gemm() calls made by this thread since reset_gemm_tally(), and their
+/// FLOPs (2 m n k each): the benchmark splits a training step into GEMM and everything else.
+struct GemmTally {
+  double seconds = 0.0;
+  double flops = 0.0;
+};
+void reset_gemm_tally();
+GemmTally gemm_tally();
+
 /// Threads OpenBLAS may use in this process.
 void set_blas_threads(int threads);
 int blas_threads();
