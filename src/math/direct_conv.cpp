@@ -50,7 +50,8 @@ inline long frame_offset(const ConvGeometry& g, int frame_w, int p) {
 typedef float Vec __attribute__((vector_size(sizeof(float) * kBlock)));
 // gcc and clang note that passing a 64-byte vector to or from a function built for the
 // baseline differs between ABIs; these helpers are always inlined into the clones, so no call
-// crosses that line.
+// crosses that line. No lambda may take or return a Vec: a lambda is built for the baseline,
+// and clang then passes the vector in SSE registers, losing 12 of its 16 lanes.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 inline __attribute__((always_inline)) Vec load(const float* p) {
@@ -85,8 +86,7 @@ inline __attribute__((always_inline)) void forward_3x3(const float* frame, int f
 }
 
 // One pixel's gradient for a block of filters, masked where the ReLU output was 0 (and written
-// back masked when keep_masked).
-// y_image is read only with relu (the fused pool path passes null).
+// back masked when keep_masked). y_image is read only with relu (the fused pool path passes null).
 inline __attribute__((always_inline)) Vec masked_grad(float* dy_image, const float* y_image, long at, bool relu,
                                                       bool keep_masked) {
   float* grad_at = dy_image + at;
