@@ -82,8 +82,7 @@ const Tensor& Sequential::forward(const ForwardContext& ctx) {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (fused_pool_[i]) {
       activations_[i + 2].set_batch(n);
-      static_cast<Conv2D&>(*layers_[i])
-          .forward_pooled(activations_[i], static_cast<MaxPool2D&>(*layers_[i + 1]), activations_[i + 2]);
+      forward_fused(i, activations_[i], activations_[i + 2]);
       ++i;
       continue;
     }
@@ -105,9 +104,7 @@ void Sequential::backward(const std::function<void(std::size_t)>& on_grads_ready
       dx = &activation_grads_[first];
     }
     if (pooled) {
-      static_cast<Conv2D&>(*layers_[first])
-          .backward_pooled(activations_[first], static_cast<const MaxPool2D&>(*layers_[i]),
-                           activations_[i + 1], activation_grads_[i + 1], dx);
+      backward_fused(first, activations_[first], activations_[i + 1], activation_grads_[i + 1], dx);
       if (on_grads_ready) on_grads_ready(layer_param_offsets_[i]);
       i = first;
     } else {
@@ -115,6 +112,16 @@ void Sequential::backward(const std::function<void(std::size_t)>& on_grads_ready
     }
     if (on_grads_ready) on_grads_ready(layer_param_offsets_[i]);
   }
+}
+
+void Sequential::forward_fused(std::size_t i, const Tensor& x, Tensor& pooled) {
+  static_cast<Conv2D&>(*layers_[i]).forward_pooled(x, static_cast<MaxPool2D&>(*layers_[i + 1]), pooled);
+}
+
+void Sequential::backward_fused(std::size_t i, const Tensor& x, const Tensor& pooled, Tensor& dpooled,
+                                Tensor* dx) {
+  static_cast<Conv2D&>(*layers_[i]).backward_pooled(x, static_cast<const MaxPool2D&>(*layers_[i + 1]), pooled,
+                                                    dpooled, dx);
 }
 
 void Sequential::step_without_data(const ForwardContext& ctx,

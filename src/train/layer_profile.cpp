@@ -11,8 +11,6 @@
 #include <vector>
 
 #include "fmnist/core/rng.h"
-#include "fmnist/nn/conv2d.h"
-#include "fmnist/nn/max_pool2d.h"
 #include "fmnist/train/benchmark.h"
 
 namespace fmnist {
@@ -45,8 +43,7 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
     for (std::size_t i = 0; i < count; ++i) {
       const Clock::time_point start = Clock::now();
       if (model.fused_with_next(i)) {
-        static_cast<Conv2D&>(*layers[i])
-            .forward_pooled(activations[i], static_cast<MaxPool2D&>(*layers[i + 1]), activations[i + 2]);
+        model.forward_fused(i, activations[i], activations[i + 2]);
         forward[i].push_back(std::chrono::duration<double>(Clock::now() - start).count());
         forward[++i].push_back(0.0);
         continue;
@@ -61,9 +58,7 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
       if (i > 0 && model.fused_with_next(i - 1)) {
         backward[i].push_back(0.0);
         --i;
-        static_cast<Conv2D&>(*layers[i])
-            .backward_pooled(activations[i], static_cast<const MaxPool2D&>(*layers[i + 1]),
-                             activations[i + 2], grads[i + 2], i == 0 ? nullptr : &grads[i]);
+        model.backward_fused(i, activations[i], activations[i + 2], grads[i + 2], i == 0 ? nullptr : &grads[i]);
       } else {
         layers[i]->backward(activations[i], activations[i + 1], grads[i + 1], i == 0 ? nullptr : &grads[i]);
       }

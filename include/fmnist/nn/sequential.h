@@ -26,6 +26,11 @@ class Sequential {
   void set_fuse_layers(bool fuse) { fuse_layers_ = fuse; }
   /// Whether layer i runs fused with layer i + 1 (after setup).
   bool fused_with_next(std::size_t i) const { return i < fused_pool_.size() && fused_pool_[i]; }
+  /// For fused_with_next(i): layers i and i + 1 as one, x (layer i's input) -> pooled (layer
+  /// i + 1's output); and their backward from dpooled (clobbered) to layer i's parameter
+  /// gradients and, unless null, dx. forward() and backward() run pairs through these.
+  void forward_fused(std::size_t i, const Tensor& x, Tensor& pooled);
+  void backward_fused(std::size_t i, const Tensor& x, const Tensor& pooled, Tensor& dpooled, Tensor* dx);
   int max_batch() const { return max_batch_; }
 
   /// The input batch (n, h, w, c): callers gather samples straight into it.
