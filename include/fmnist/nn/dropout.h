@@ -18,6 +18,7 @@ class Dropout : public Layer {
   Shape output_shape(const Shape& in) const override { return in; }
   void setup(const Shape& in, int max_batch) override;
   void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) override;
+  bool identity_in_evaluation() const override { return true; }
   void backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) override;
 
   /// Distinguishes this layer's masks from other Dropout layers' (set by the model).

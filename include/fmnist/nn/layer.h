@@ -82,6 +82,9 @@ class Layer {
 
   /// y = f(x). `y` has been sized to output_shape(x) with x's batch size.
   virtual void forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) = 0;
+  /// True for a layer whose evaluation forward would copy x to y unchanged (Dropout): the
+  /// model then skips it in evaluation and hands x on to the next layer. Default: false.
+  virtual bool identity_in_evaluation() const { return false; }
   /// Given x, y = f(x) and dy = dL/dy: OVERWRITES `*dx` with dL/dx (skipped when dx is
   /// null, for the first layer) and OVERWRITES this layer's parameter gradients (each
   /// parameter is used once per step, so no zeroing is needed). `dy` may be clobbered.

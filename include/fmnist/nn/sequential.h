@@ -36,6 +36,8 @@ class Sequential {
   /// The input batch (n, h, w, c): callers gather samples straight into it.
   Tensor& input() { return activations_.front(); }
   /// Runs every layer on input() (batch n = input().shape().n); returns the logits (n, classes).
+  /// In evaluation, layers that are the identity there (Layer::identity_in_evaluation) are
+  /// skipped, so their outputs are left as they were.
   const Tensor& forward(const ForwardContext& ctx);
   /// The buffer for dL/dlogits, sized like the last forward's logits.
   Tensor& logits_grad() { return activation_grads_.back(); }
