@@ -25,7 +25,8 @@ struct BenchmarkOptions {
 
 /// Runs warm-up then timed steps on `data.train` and prints one Markdown row on rank 0:
 /// samples/s, median ms per step split into forward, backward, allreduce wait, optimizer
-/// and metrics, achieved GFLOP/s against a concurrently measured 1024^3 sgemm, and the
+/// and metrics, achieved GFLOP/s against the best rate of a 1024^3 sgemm (10 runs before
+/// and 10 after the steps, every rank at once), and the
 /// largest peak RSS of any rank; then the yardstick: the OpenBLAS kernel the sgemm ran with
 /// (the best for this CPU unless the user set OPENBLAS_CORETYPE) and the CPU's nominal peak
 /// for the cores used (core/cpu.h). The JSON carries the same figures. With
