@@ -67,12 +67,17 @@ int main(int argc, char** argv) {
   fmnist::set_blas_threads(1);
   const Transpose N = Transpose::kNo, T = Transpose::kYes;
   // cnn at batch 32: conv2d_1 is 3x3x32 -> 64 on 14x14 (6,272 output pixels, K = 288), tiles
-  // of 736 rows (the default for a 2 MiB L2); its dx by the flipped kernel has K = 9 * 64 and
-  // 32 columns, in tiles of 416 rows; dense is 3136 -> 128.
+  // of 736 rows (the default for a 2 MiB L2); its dx as dcol (K = 64, 288 columns) then col2im,
+  // or by the flipped kernel (K = 9 * 64, 32 columns, tiles of 416 rows); dense is 3136 -> 128.
   const Case cases[] = {
       {"conv2d_1 forward, tile of 736 pixels", "y = col . W", 736, 64, 288, N, N},
       {"conv2d_1 forward, tile of 736 pixels", "y^T = W^T . col^T", 64, 736, 288, T, T},
       {"conv2d_1 dW over 6,272 pixels", "dW = col^T . dy", 288, 64, 6272, T, N},
+      {"conv2d_1 dW over 6,272 pixels", "dW^T = dy^T . col", 64, 288, 6272, T, N},
+      {"conv2d_1 dW, tile of 736", "dW = col^T . dy", 288, 64, 736, T, N},
+      {"conv2d_1 dW, tile of 736", "dW^T = dy^T . col", 64, 288, 736, T, N},
+      {"conv2d_1 dcol, tile of 736", "dcol^T = W . dy^T", 288, 736, 64, N, T},
+      {"conv2d_1 dcol, tile of 736", "dcol = dy . W^T", 736, 288, 64, N, T},
       {"conv2d_1 dx (flipped kernel), tile of 416", "dx = col(dy) . Wf", 416, 32, 576, N, N},
       {"conv2d_1 dx (flipped kernel), tile of 416", "dx^T = Wf^T . col(dy)^T", 32, 416, 576, T, T},
       {"dense forward", "y = x . W", 32, 128, 3136, N, N},

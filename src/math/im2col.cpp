@@ -182,37 +182,6 @@ void col2im_pixels(const float* col, const ConvGeometry& g, int first_pixel, int
   }
 }
 
-// col2im_pixels for a transposed block: col_t (K, ld) holds the pixels' rows as columns,
-// pixel first_pixel + j in column j. For a fixed (kh, kw, ci) the reads run along a row of
-// col_t and the writes step through the image c * stride floats apart.
-void col2im_transposed_pixels(const float* col_t, int ld, const ConvGeometry& g, int first_pixel, int pixels,
-                              float* image) {
-  const int c = g.channels, end_pixel = first_pixel + pixels;
-  const long step = static_cast<long>(g.stride) * c;
-  for (int oh = first_pixel / g.out_w; oh * g.out_w < end_pixel; ++oh) {
-    int lo, hi;
-    columns_in_range(oh, g, first_pixel, end_pixel, &lo, &hi);
-    const float* row_base = col_t + (oh * g.out_w - first_pixel);  // column of pixel (oh, 0)
-    for (int kh = 0; kh < g.kernel_h; ++kh) {
-      const int ih = oh * g.stride + kh - g.pad_top;
-      if (ih < 0 || ih >= g.height) continue;
-      for (int kw = 0; kw < g.kernel_w; ++kw) {
-        int first, last;
-        output_range(kw, g, &first, &last);
-        first = std::clamp(first, lo, hi);
-        last = std::clamp(last, first, hi);
-        if (first == last) continue;
-        const int shift = kw - g.pad_left;
-        for (int ci = 0; ci < c; ++ci) {
-          const float* src = row_base + static_cast<long>((kh * g.kernel_w + kw) * c + ci) * ld;
-          const long base = (static_cast<long>(ih) * g.width + shift) * c + ci;  // + ow * step: pixel ow's input
-          for (int ow = first; ow < last; ++ow) image[base + ow * step] += src[ow];
-        }
-      }
-    }
-  }
-}
-
 }  // namespace
 
 void im2col(const float* image, const ConvGeometry& g, float* col) {
@@ -230,11 +199,10 @@ void im2col_batch_rows(const float* batch, const ConvGeometry& g, long first_row
   });
 }
 
-void col2im_transposed_batch_rows(const float* col_t, const ConvGeometry& g, long first_row, int rows,
-                                  float* batch) {
+void col2im_batch_rows(const float* col, const ConvGeometry& g, long first_row, int rows, float* batch) {
   const long image_size = static_cast<long>(g.height) * g.width * g.channels;
   for_each_image_share(g, first_row, rows, [&](long image, int pixel, int count, int offset) {
-    col2im_transposed_pixels(col_t + offset, rows, g, pixel, count, batch + image * image_size);
+    col2im_pixels(col + static_cast<long>(offset) * g.col_cols(), g, pixel, count, batch + image * image_size);
   });
 }
 

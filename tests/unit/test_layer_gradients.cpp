@@ -227,12 +227,16 @@ TEST(LayerGradients, Conv2D) {
     Padding padding;
   };
   const Case cases[] = {
-      {2, 6, 6, 3, 3, 1, Padding::kSame}, {2, 6, 5, 3, 3, 1, Padding::kValid},
+      // 'same', stride 1: dx by the flipped kernel where filters <= channels (the second case
+      // here, and the second and third of the even kernels), else by dcol + col2im.
+      {2, 6, 6, 3, 3, 1, Padding::kSame}, {3, 6, 5, 2, 3, 1, Padding::kSame},
+      {2, 6, 5, 3, 3, 1, Padding::kValid},
       {2, 7, 7, 3, 3, 2, Padding::kSame}, {3, 7, 6, 2, 3, 2, Padding::kValid},
       {1, 6, 6, 2, 5, 1, Padding::kSame}, {3, 5, 5, 2, 1, 1, Padding::kValid},
       // Even kernels under 'same': padding only after the image (2) or one more after (4),
       // which the stride-1 dx by flipped convolution must mirror.
       {2, 5, 6, 3, 2, 1, Padding::kSame}, {2, 6, 6, 2, 4, 1, Padding::kSame},
+      {3, 5, 6, 3, 2, 1, Padding::kSame}, {2, 5, 6, 3, 4, 1, Padding::kSame},
       // One input channel: direct loops, the 3x3 / 16-filter ones register-blocked (their
       // weight gradients sum even and odd output columns apart: 7 columns leave one alone).
       {1, 6, 6, 16, 3, 1, Padding::kSame}, {1, 7, 6, 16, 3, 2, Padding::kValid},

@@ -41,11 +41,9 @@ void col2im(const float* col, const ConvGeometry& g, float* image);
 /// r / out_pixels; a range may start and end inside an image and span several.
 void im2col_batch_rows(const float* batch, const ConvGeometry& g, long first_row, int rows, float* col);
 
-/// The adjoint of im2col_batch_rows, taking its block transposed: `col_t` (K, rows) holds row
-/// first_row + j of the column matrix as its column j. ACCUMULATES into `batch` (n, h, w, c).
-/// Neighbouring ranges share input pixels at their boundaries, so zero the batch once, then
-/// add every range.
-void col2im_transposed_batch_rows(const float* col_t, const ConvGeometry& g, long first_row, int rows,
-                                  float* batch);
+/// The adjoint of im2col_batch_rows: ACCUMULATES `col` (rows, K), rows [first_row, first_row +
+/// rows) of the column matrix, into `batch` (n, h, w, c). Neighbouring ranges share input
+/// pixels at their boundaries, so zero the batch once, then add every range.
+void col2im_batch_rows(const float* col, const ConvGeometry& g, long first_row, int rows, float* batch);
 
 }  // namespace fmnist
