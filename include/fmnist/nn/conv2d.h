@@ -72,13 +72,13 @@ class Conv2D : public Layer {
   ParamBinding bias_;             // (filters)
   bool direct_ = false;           // direct loops instead of im2col + GEMM, fixed at setup
   int tile_rows_ = 0;             // output pixels per tile, fixed at setup
-  // 'Same', stride 1: dx (n*h*w, C) = im2col of dy under dx_g_ (n*h*w, kh*kw*F) . flipped_ (kh*kw*F, C),
-  // in tiles of dx_tile_rows_ input pixels, instead of col2im's scattered adds.
+  // 'Same', stride 1, F <= C: dx (n*h*w, C) = im2col of dy under dx_g_ (n*h*w, kh*kw*F) . flipped_
+  // (kh*kw*F, C), in tiles of dx_tile_rows_ input pixels, instead of dcol + col2im's adds.
   bool dx_by_convolution_ = false;
   ConvGeometry dx_g_;
   int dx_tile_rows_ = 0;
   std::vector<float> flipped_;    // (kh, kw, F, C): the kernel rotated 180 degrees, F and C swapped
-  std::vector<float> col_;        // (tile_rows_, K): im2col of one tile; then (K, tile_rows_): its dcol^T;
+  std::vector<float> col_;        // (tile_rows_, K): im2col of one tile, then its dcol;
                                   // direct: one zero-padded input image
   std::vector<float> image_out_;  // direct: (out_h, out_w, F), one image's output or its gradient
 };
