@@ -77,17 +77,39 @@ Runs train_both(const TrainConfig& config, const DataSplits& data) {
 
 class DataParallel : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(DataParallel, MatchesSingleProcessAfter20Steps) {
+bool has_batch_norm(const std::string& spec) { return spec.find("bn") != std::string::npos; }
+
+/// Trains `steps` global batches of 30 both ways; returns the largest relative difference.
+double difference_after(const char* spec, int steps) {
   // Global batch 30: uneven over 4 ranks (8, 7, 8, 7), exercising the sample-count weighting.
-  const TrainConfig config = with_optimizer_for(small_config(GetParam(), 30, 20));
+  const TrainConfig config = with_optimizer_for(small_config(spec, 30, steps));
   const DataSplits data = testing::synthetic_splits(400, 0, 100);
   Runs r = train_both(config, data);
   const double diff = max_relative_difference(r.distributed->model(), r.single->model());
   if (r.world->rank() == 0)
-    std::printf("[ %s ] np=%d: largest parameter difference vs one process: %.3g (relative)\n", GetParam(),
-                r.world->size(), diff);
-  EXPECT_LT(diff, 1e-5);
-  EXPECT_EQ(r.distributed->position().global_step, 20);
+    std::printf("[ %s ] np=%d, %d steps: largest parameter difference vs one process: %.3g (relative)\n", spec,
+                r.world->size(), steps, diff);
+  EXPECT_EQ(r.distributed->position().global_step, steps);
+  return diff;
+}
+
+TEST_P(DataParallel, MatchesSingleProcessAfterOneStep) {
+  // The BN models train with SGD (with_optimizer_for), which leaves rounding at rounding size;
+  // Adam's first step moves a parameter whose gradient is rounding noise by lr either way.
+  const double tolerance = has_batch_norm(GetParam()) ? 1e-6 : 1e-5;
+  EXPECT_LT(difference_after(GetParam(), 1), tolerance);
+}
+
+TEST_P(DataParallel, MatchesSingleProcessAfter20Steps) {
+  // BatchNormalization centres the pre-activations at 0, so many lie within rounding of it:
+  // over 20 steps one can cross the ReLU, or swap which pixel is a pool's maximum, in one
+  // run and not the other, a discrete change of that unit's gradient that later steps carry
+  // on (seen with the BN model at np=2: 2.9e-7 after 4 steps, 3.9e-5 after 5, 2.3e-4 after
+  // 20 under OpenBLAS's Haswell, SkylakeX and Cooperlake kernels, 8e-7 under Prescott's).
+  // The one-step test above holds such a model to rounding; here it gets 1e-3, which a wrong
+  // weighting of the ranks' batch statistics still exceeds many times over.
+  const double tolerance = has_batch_norm(GetParam()) ? 1e-3 : 1e-5;
+  EXPECT_LT(difference_after(GetParam(), 20), tolerance);
 }
 
 TEST_P(DataParallel, ReplicasAreBitwiseEqualAfterTraining) {
