@@ -61,7 +61,7 @@ std::optional<int> blas_kernel_level(const std::string& core) {
       {"core2", 0},        {"penryn", 0},     {"dunnington", 0}, {"atom", 0},        {"opteron", 0},
       {"opteron_sse3", 0}, {"barcelona", 0},  {"bobcat", 0},     {"nano", 0},        {"nehalem", 1},
       {"sandybridge", 2},  {"bulldozer", 2},  {"piledriver", 2}, {"steamroller", 2}, {"haswell", 3},
-      {"zen", 3},          {"excavator", 3},  {"skylakex", 4},   {"cooperlake", 5},  {"sapphirerapids", 6},
+      {"zen", 3},          {"excavator", 3},  {"skylakex", 4},   {"cooperlake", 4},  {"sapphirerapids", 6},
   };
   const std::string name = lower(core);
   for (const auto& [known, level] : kLevels)

@@ -78,6 +78,14 @@ TEST(BlasKernel, PrescottFallbackOnANewXeonIsUpgraded) {
   EXPECT_EQ(better_blas_kernel(avx512(false), "Haswell", {}), std::optional<std::string>("SkylakeX"));
 }
 
+TEST(BlasKernel, OpenBlasOwnSkylakeXOnABf16XeonIsLeftAlone) {
+  // A Xeon with AVX512-BF16 (and AMX) that OpenBLAS 0.3.21 takes for SkylakeX: Cooperlake would
+  // run the same sgemm, so a re-exec would buy nothing.
+  EXPECT_EQ(better_blas_kernel(avx512(true), "SkylakeX", {}), std::nullopt);
+  EXPECT_EQ(better_blas_kernel(avx512(true), "Cooperlake", {}), std::nullopt);
+  EXPECT_EQ(better_blas_kernel(avx512(false), "SkylakeX", {}), std::nullopt);
+}
+
 TEST(BlasKernel, AvxTwoMachines) {
   EXPECT_EQ(better_blas_kernel(avx2_fma(true), "Prescott", {}), std::optional<std::string>("Zen"));
   EXPECT_EQ(better_blas_kernel(avx2_fma(false), "Nehalem", {}), std::optional<std::string>("Haswell"));
@@ -101,7 +109,7 @@ TEST(BlasKernel, LevelsOrderTheIsas) {
   EXPECT_EQ(blas_kernel_level("Sandybridge"), 2);
   EXPECT_EQ(blas_kernel_level("Zen"), blas_kernel_level("Haswell"));
   EXPECT_EQ(blas_kernel_level("SkylakeX"), 4);
-  EXPECT_EQ(blas_kernel_level("Cooperlake"), 5);
+  EXPECT_EQ(blas_kernel_level("Cooperlake"), 4);  // SkylakeX's sgemm; only BF16 routines differ
   EXPECT_EQ(blas_kernel_level("unknown"), std::nullopt);
 }
 

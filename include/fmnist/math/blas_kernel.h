@@ -14,8 +14,9 @@ namespace fmnist {
 
 /// ISA level of an OpenBLAS x86-64 core name (case-insensitive): 0 for the generic SSE/SSE3
 /// kernels (Prescott, Core2, Atom, ...), 1 SSE4.2 (Nehalem), 2 AVX (Sandybridge, Bulldozer),
-/// 3 AVX2+FMA (Haswell, Zen), 4 AVX-512 (SkylakeX), 5 AVX-512 BF16 (Cooperlake),
-/// 6 AMX (SapphireRapids); nullopt for a name this table does not know.
+/// 3 AVX2+FMA (Haswell, Zen), 4 AVX-512 (SkylakeX, and Cooperlake: its sgemm is SkylakeX's, the
+/// same 34,407-byte kernel in Debian's 0.3.21, its BF16 routines are not used here), 6 AMX
+/// (SapphireRapids); nullopt for a name this table does not know.
 std::optional<int> blas_kernel_level(const std::string& core);
 
 /// True when the CPU has every instruction set the named kernel uses (false for unknown names).
