@@ -86,6 +86,7 @@ for ((round = 1; round <= rounds; round++)); do
   done
   kill -0 "$job_pid" 2>/dev/null || { cat "$work/round-$round.log"; fail "round $round: the job ended before its fault (training too short?)"; }
   sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", r / 32767 }')"
+  kill -0 "$job_pid" 2>/dev/null || { cat "$work/round-$round.log"; fail "round $round: the job ended before its fault (training too short?)"; }
   rank=$((RANDOM % 2))
   pid=$(rank_pid "$dir" "$rank")
   [[ -n "$pid" ]] || fail "round $round: no process for rank $rank"
