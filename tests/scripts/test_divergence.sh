@@ -31,7 +31,9 @@ grep -qF "last good checkpoint: $good" "$work/nan.err" || fail "the error does n
 step=$(grep -o "of step [0-9]*" "$work/nan.err" | awk '{print $3}')
 
 for checkpoint in "$dir"/checkpoints/ckpt-*.h5; do
-  if h5dump -g /model -g /optimizer -g /progress "$checkpoint" | grep -qiE '(^|[ ,(])-?(nan|inf)'; then
+  # grep reads h5dump's whole output (no -q): an early exit could SIGPIPE h5dump, and under
+  # pipefail a found NaN would then read as none.
+  if h5dump -g /model -g /optimizer -g /progress "$checkpoint" | grep -iE '(^|[ ,(])-?(nan|inf)' >/dev/null; then
     fail "$checkpoint holds a non-finite value"
   fi
 done
