@@ -81,7 +81,7 @@ const Tensor& Sequential::forward(const ForwardContext& ctx) {
   const int n = activations_[0].shape().n;
   const bool evaluation = ctx.mode != Mode::kTrain;
   // Layer i's input: the previous layer's output, or further back past skipped identities
-  // (cnn-deep's three Dropouts would otherwise copy 2.7 M floats a batch in evaluation).
+  // (cnn-deep's three Dropouts would otherwise copy 2.6 M floats a batch in evaluation).
   const Tensor* x = &activations_[0];
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (fused_pool_[i]) {
