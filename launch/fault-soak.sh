@@ -84,8 +84,8 @@ for ((round = 1; round <= rounds; round++)); do
     kill -0 "$job_pid" 2>/dev/null || break
     sleep 0.05
   done
-  kill -0 "$job_pid" 2>/dev/null || { cat "$work/round-$round.log"; fail "round $round: the job ended before its fault (training too short?)"; }
   sleep "$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", r / 32767 }')"
+  # Still running after the wait, else the training is too short for this round.
   kill -0 "$job_pid" 2>/dev/null || { cat "$work/round-$round.log"; fail "round $round: the job ended before its fault (training too short?)"; }
   rank=$((RANDOM % 2))
   pid=$(rank_pid "$dir" "$rank")

@@ -106,7 +106,7 @@ void Conv2D::setup(const Shape& in, int max_batch) {
   // ms) and the layer has no more filters than input channels: its column matrix holds 9F
   // values a pixel against 9C for dcol + col2im, which is the faster way where F > C (layer
   // profile, both ways alternated: cnn's 32 -> 64 backward 4.2-4.3 -> 3.8-4.0 ms, cnn-deep's
-  // 64 -> 128 14.3-14.4 -> 13.5-13.7 ms; at 64 -> 64 the flipped kernel 30.3-30.6 against
+  // 64 -> 128 14.3-14.4 -> 13.4-13.7 ms; at 64 -> 64 the flipped kernel 30.3-30.6 against
   // 30.8-31.2 ms).
   dx_by_convolution_ =
       options_.stride == 1 && options_.padding == Padding::kSame && options_.filters <= g_.channels;
