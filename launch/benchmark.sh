@@ -519,7 +519,7 @@ md += ["", "Phase times are medians in ms per step. *In sgemm calls*: the median
 md += ["### Per layer (the same runs, `--benchmark-layers`)", "",
        "Each layer timed on its own after the timed steps (medians over as many repetitions as timed steps; "
        "random inputs of the real shapes). GFLOP/s: the layer's GEMM FLOPs over its whole time, im2col, "
-       "bias and ReLU included. A first convolution that training runs together with its pool is timed as "
+       "bias and ReLU included. A convolution that training runs together with its pool is timed as "
        "that pair, on the convolution's row.", ""]
 for model in presets:
     for r in pick(section="presets", model=model):

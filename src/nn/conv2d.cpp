@@ -3,9 +3,13 @@
 //   forward   y (m, F)    = col (m, K) . W (K, F),          then bias + activation
 //   backward  dW (K, F)  += col^T (K, m) . dy (m, F),       col rebuilt by im2col
 //             dcol (m, K) = dy (m, F) . W^T (F, K),         then col2im adds it into dx
-// except for 'same' stride-1 layers, whose dx is itself a convolution, of dy with the kernel
-// rotated 180 degrees: per tile of m input pixels, dx (m, C) = im2col(dy) (m, kh*kw*F) .
-// flipped (kh*kw*F, C), written in place; no scattered adds and no zeroing of dx.
+// except for 'same' stride-1 layers with F <= C, whose dx is itself a convolution, of dy with
+// the kernel rotated 180 degrees: per tile of m input pixels, dx (m, C) = im2col(dy) (m,
+// kh*kw*F) . flipped (kh*kw*F, C), written in place; no scattered adds and no zeroing of dx.
+// Followed by a MaxPool2D, a layer with tiles of whole images runs together with it
+// (forward_pooled): the tile's output is pooled while in L2 and never written to the batch's
+// output, and backward routes each tile's dy from dpooled (cnn's second conv + pool, forward and
+// backward, 5.30 -> 5.21 ms in the layer profile; cnn's step 2% faster, eight alternating runs).
 // Only one tile's columns exist at a time (the whole matrix is 58 MB for a 28x28x64 layer at
 // batch 32), so im2col's output is read by the GEMM from cache, not from memory. With NHWC
 // activations the GEMM output is the layer output: no transposed copies, and the bias, ReLU
@@ -76,10 +80,17 @@ namespace {
 constexpr double kTileCacheShare = 0.5;
 constexpr int kMinTileRows = 128;
 
+// Where that holds three quarters of an image or more, the tile is rounded to whole images
+// (up where the next one is three quarters full), so a following MaxPool2D can pool each tile
+// while it is in L2 (forward_pooled). Not below that: cnn-deep's 28x28x64 layer ran slower in
+// tiles of one image (784 rows) than of 400 (forward 13.6-13.8 against 13.2-13.3 ms).
 int default_tile_rows(const ConvGeometry& g, int filters) {
   const double row_bytes = sizeof(float) * static_cast<double>(g.col_cols() + filters);
-  const int rows = static_cast<int>(kTileCacheShare * static_cast<double>(l2_cache_bytes()) / row_bytes);
-  return std::max(kMinTileRows, rows / 16 * 16);
+  const int rows = std::max(kMinTileRows, static_cast<int>(kTileCacheShare * static_cast<double>(l2_cache_bytes()) /
+                                                           row_bytes) / 16 * 16);
+  const int pixels = g.out_pixels();
+  const int images = (rows + pixels / 4) / pixels;
+  return images > 0 ? images * pixels : rows;
 }
 
 }  // namespace
@@ -128,6 +139,7 @@ void Conv2D::setup(const Shape& in, int max_batch) {
     flipped_.assign(static_cast<std::size_t>(dx_g_.col_cols()) * in.c, 0.0f);
   }
   col_.assign(col_size, 0.0f);
+  image_out_.clear();  // allocated by prepare_pool_fusion
 }
 
 // y (rows, F) = act(y + bias) in place: one pass over a tile's rows while the GEMM has just
@@ -182,8 +194,17 @@ void Conv2D::mask_and_sum_bias(const float* y, long rows, float* dy, float* db) 
   }
 }
 
+void Conv2D::sum_rows(const float* dy, long rows, float* db) const {
+  const int filters = options_.filters;
+  for (long r = 0; r < rows; ++r) {
+    const float* __restrict d = dy + r * filters;
+#pragma omp simd
+    for (int f = 0; f < filters; ++f) db[f] += d[f];
+  }
+}
+
 void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {
-  const int filters = options_.filters, k_cols = g_.col_cols();
+  const int filters = options_.filters;
   const long rows = static_cast<long>(x.shape().n) * g_.out_pixels();
   float* __restrict db = bias_.grad;
   if (direct_) {
@@ -203,19 +224,24 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) 
     // dy tile (m, F) masked in place by the ReLU; db += its column sums.
     float* tile_dy = dy.data() + first * filters;
     mask_and_sum_bias(y.data() + first * filters, m, tile_dy, db);
-    // dW (K, F) (+)= col^T (K, m) . dy (m, F): the first tile overwrites, the rest accumulate.
-    im2col_batch_rows(x.data(), g_, first, m, col_.data());
-    gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, m, 1.0f, col_.data(), tile_dy,
-         first == 0 ? 0.0f : 1.0f, kernel_.grad);
-    if (!dx || dx_by_convolution_) continue;
-    // dcol (m, K) = dy (m, F) . W^T overwrites the tile, then col2im adds its rows into dx:
-    // each kernel row of a pixel is one contiguous run of kernel_w * C floats in both. (The
-    // transposed orientation, dcol^T = W . dy^T, ran its GEMM as fast but its col2im strided
-    // through dx: cnn-2x64's 64 -> 64 'valid' backward 5.7-5.8 ms against 4.6-4.7 this way.)
-    gemm(Transpose::kNo, Transpose::kYes, m, k_cols, filters, 1.0f, tile_dy, kernel_.value, 0.0f, col_.data());
-    col2im_batch_rows(col_.data(), g_, first, m, dx->data());
+    backward_tile(x, first, m, tile_dy, dx_by_convolution_ ? nullptr : dx);
   }
   if (dx && dx_by_convolution_) input_grad_by_convolution(dy, *dx);
+}
+
+void Conv2D::backward_tile(const Tensor& x, long first, int m, const float* tile_dy, Tensor* dx) {
+  const int filters = options_.filters, k_cols = g_.col_cols();
+  // dW (K, F) (+)= col^T (K, m) . dy (m, F): the first tile overwrites, the rest accumulate.
+  im2col_batch_rows(x.data(), g_, first, m, col_.data());
+  gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, m, 1.0f, col_.data(), tile_dy, first == 0 ? 0.0f : 1.0f,
+       kernel_.grad);
+  if (!dx) return;
+  // dcol (m, K) = dy (m, F) . W^T overwrites the tile, then col2im adds its rows into dx:
+  // each kernel row of a pixel is one contiguous run of kernel_w * C floats in both. (The
+  // transposed orientation, dcol^T = W . dy^T, ran its GEMM as fast but its col2im strided
+  // through dx: cnn-2x64's 64 -> 64 'valid' backward 5.7-5.8 ms against 4.6-4.7 this way.)
+  gemm(Transpose::kNo, Transpose::kYes, m, k_cols, filters, 1.0f, tile_dy, kernel_.value, 0.0f, col_.data());
+  col2im_batch_rows(col_.data(), g_, first, m, dx->data());
 }
 
 void Conv2D::input_grad_by_convolution(const Tensor& dy, Tensor& dx) {
@@ -240,19 +266,43 @@ void Conv2D::input_grad_by_convolution(const Tensor& dy, Tensor& dx) {
   }
 }
 
-bool Conv2D::can_fuse_pool(const MaxPool2D& pool) const {
-  return direct_ && pool.stride() == pool.pool() &&
-         (options_.activation == Activation::kRelu || options_.activation == Activation::kLinear);
+bool Conv2D::prepare_pool_fusion(const MaxPool2D& pool) {
+  if (pool.stride() != pool.pool() ||
+      (options_.activation != Activation::kRelu && options_.activation != Activation::kLinear))
+    return false;
+  if (direct_) return true;  // image_out_ is allocated at setup
+  // Tiles of whole images, and dx from each tile's dcol (the flipped-kernel dx reads all of dy).
+  const int pixels = g_.out_pixels();
+  if (dx_by_convolution_ || tile_rows_ % pixels != 0) return false;
+  image_out_.assign(static_cast<std::size_t>(tile_rows_) * options_.filters, 0.0f);
+  return true;
 }
 
 // Per image: the convolution into image_out_ (out_h, out_w, F: 100 KB for cnn's first layer,
 // so it stays in L2), then the pool reads it from there. The layer's full output, (n, 28, 28,
 // 32) = 3.2 MB at batch 32, is never written, nor read back by the pool.
+// The im2col + GEMM layers do the same per tile of whole images (image_out_ holds the tile's
+// output, 200 KB for cnn's second layer): bias and activation on the tile, then the pool.
 void Conv2D::forward_pooled(const Tensor& x, MaxPool2D& pool, Tensor& pooled) {
   const Shape out = output_shape(x.shape()).with_batch(1);
   const std::size_t image_size = x.shape().per_sample(), pooled_size = pooled.shape().per_sample();
   const bool relu = options_.activation == Activation::kRelu;
-  for (int i = 0; i < x.shape().n; ++i) {
+  const int n = x.shape().n;
+  if (!direct_) {
+    const int filters = options_.filters, pixels = g_.out_pixels(), tile_images = tile_rows_ / pixels;
+    for (int first_image = 0; first_image < n; first_image += tile_images) {
+      const int images = std::min(tile_images, n - first_image), m = images * pixels;
+      im2col_batch_rows(x.data(), g_, static_cast<long>(first_image) * pixels, m, col_.data());
+      gemm(Transpose::kNo, Transpose::kNo, m, filters, g_.col_cols(), 1.0f, col_.data(), kernel_.value, 0.0f,
+           image_out_.data());
+      add_bias_and_activate(image_out_.data(), m);
+      for (int j = 0; j < images; ++j)
+        pool.forward_image(image_out_.data() + static_cast<std::size_t>(j) * pixels * filters, out,
+                           first_image + j, pooled.data() + (first_image + j) * pooled_size);
+    }
+    return;
+  }
+  for (int i = 0; i < n; ++i) {
     direct_conv_forward(x.data() + i * image_size, 1, g_, kernel_.value, bias_.value, options_.filters, relu,
                         col_.data(), image_out_.data());
     pool.forward_image(image_out_.data(), out, i, pooled.data() + i * pooled_size);
@@ -268,18 +318,38 @@ void Conv2D::backward_pooled(const Tensor& x, const MaxPool2D& pool, const Tenso
   const Shape out = output_shape(x.shape()).with_batch(1);
   const std::size_t image_size = x.shape().per_sample(), pooled_size = pooled.shape().per_sample();
   const int filters = options_.filters;
-  if (x.shape().n == 0) {  // the gradients are still overwritten
+  const int n = x.shape().n;
+  if (n == 0) {  // the gradients are still overwritten
     std::fill(kernel_.grad, kernel_.grad + kernel_.size, 0.0f);
     std::fill(bias_.grad, bias_.grad + bias_.size, 0.0f);
   }
-  for (int i = 0; i < x.shape().n; ++i) {
+  // dpooled masked by the ReLU, then routed by the pool into image i's dy at `image_dy`.
+  auto route = [&](int i, float* image_dy) {
     float* __restrict grad = dpooled.data() + i * pooled_size;
     if (options_.activation == Activation::kRelu) {
       const float* __restrict value = pooled.data() + i * pooled_size;
 #pragma omp simd
       for (std::size_t k = 0; k < pooled_size; ++k) grad[k] = value[k] > 0.0f ? grad[k] : 0.0f;
     }
-    pool.backward_image(grad, out, i, image_out_.data());
+    pool.backward_image(grad, out, i, image_dy);
+  };
+  if (!direct_) {  // per tile of whole images: the tile's dy, then the unfused layer's tile step
+    const int pixels = g_.out_pixels(), tile_images = tile_rows_ / pixels;
+    float* db = bias_.grad;
+    std::fill(db, db + filters, 0.0f);
+    if (dx) std::memset(dx->data(), 0, sizeof(float) * x.shape().numel());
+    for (int first_image = 0; first_image < n; first_image += tile_images) {
+      const int images = std::min(tile_images, n - first_image), m = images * pixels;
+      float* tile_dy = image_out_.data();
+      for (int j = 0; j < images; ++j)
+        route(first_image + j, tile_dy + static_cast<std::size_t>(j) * pixels * filters);
+      sum_rows(tile_dy, m, db);
+      backward_tile(x, static_cast<long>(first_image) * pixels, m, tile_dy, dx);
+    }
+    return;
+  }
+  for (int i = 0; i < n; ++i) {
+    route(i, image_out_.data());
     direct_conv_param_grads(x.data() + i * image_size, 1, g_, nullptr, false, image_out_.data(), false,
                             filters, col_.data(), i > 0, kernel_.grad, bias_.grad);
     if (dx)

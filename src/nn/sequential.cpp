@@ -66,9 +66,9 @@ void Sequential::setup(int max_batch) {
   // own output or its gradient, so those two tensors stay empty.
   fused_pool_.assign(layers_.size(), false);
   for (std::size_t i = 0; fuse_layers_ && i + 1 < layers_.size(); ++i) {
-    const auto* conv = dynamic_cast<const Conv2D*>(layers_[i].get());
+    auto* conv = dynamic_cast<Conv2D*>(layers_[i].get());
     const auto* pool = dynamic_cast<const MaxPool2D*>(layers_[i + 1].get());
-    fused_pool_[i] = conv && pool && conv->can_fuse_pool(*pool);
+    fused_pool_[i] = conv && pool && conv->prepare_pool_fusion(*pool);
   }
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (fused_pool_[i]) continue;

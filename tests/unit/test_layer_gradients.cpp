@@ -888,6 +888,14 @@ TEST(ModelGradients, FusedConvPoolWithInputGradient) {
               2, 15);
 }
 
+// An im2col conv (2 -> 4 channels, dx by dcol) fused with its pool, after a direct conv.
+TEST(ModelGradients, FusedIm2colConvPoolWithInputGradient) {
+  check_model("conv2x3same-conv4x3-pool2-gap-dense10",
+              {ref_conv(2, 3, 1, true, true), ref_conv(4, 3, 1, false, true), ref_pool(2, 2), ref_gap(),
+               ref_dense(10, false)},
+              2, 17);
+}
+
 TEST(ModelGradients, MlpWithDropout) {
   check_model("flatten-dense8-drop0.3-dense10",
               {ref_flatten(), ref_dense(8, true), ref_drop(), ref_dense(10, false)}, 2, 12);

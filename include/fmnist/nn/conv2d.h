@@ -47,11 +47,12 @@ class Conv2D : public Layer {
 
   /// Whether this layer can run together with `pool`, the MaxPool2D that follows it
   /// (Sequential then calls the two functions below instead of both layers' forward and
-  /// backward): a direct-loop layer with ReLU or linear activation and disjoint windows.
-  /// Valid after setup.
-  bool can_fuse_pool(const MaxPool2D& pool) const;
-  /// pooled = pool.forward(this->forward(x)), one image at a time, without this layer's
-  /// output tensor; records pool's argmax as its forward would.
+  /// backward), and if so allocates the pair's buffer: ReLU or linear activation, disjoint
+  /// windows, and either direct loops or im2col tiles of whole images with dx by dcol. Call
+  /// after setup.
+  bool prepare_pool_fusion(const MaxPool2D& pool);
+  /// pooled = pool.forward(this->forward(x)), one image (direct) or one tile of images at a
+  /// time, without this layer's output tensor; records pool's argmax as its forward would.
   void forward_pooled(const Tensor& x, MaxPool2D& pool, Tensor& pooled);
   /// backward of both layers from dpooled (clobbered) after forward_pooled: this layer's
   /// parameter gradients and, unless null, dx; the same values as the two backward calls.
@@ -63,6 +64,11 @@ class Conv2D : public Layer {
   void add_bias_and_activate(float* y, int rows) const;
   /// dy rows (rows, F) masked in place where the ReLU output y was 0; db += their column sums.
   void mask_and_sum_bias(const float* y, long rows, float* dy, float* db) const;
+  /// db += the column sums of dy rows (rows, F).
+  void sum_rows(const float* dy, long rows, float* db) const;
+  /// One tile of output pixels [first, first + m) from its masked dy (m, F): dW (+)= its share
+  /// (overwritten at first == 0) and, unless dx is null, its dcol added into dx.
+  void backward_tile(const Tensor& x, long first, int m, const float* tile_dy, Tensor* dx);
   /// dx = the convolution of the (masked) dy with the flipped kernel, for 'same' stride 1.
   void input_grad_by_convolution(const Tensor& dy, Tensor& dx);
 
@@ -80,7 +86,8 @@ class Conv2D : public Layer {
   std::vector<float> flipped_;    // (kh, kw, F, C): the kernel rotated 180 degrees, F and C swapped
   std::vector<float> col_;        // (tile_rows_, K): im2col of one tile, then its dcol;
                                   // direct: one zero-padded input image
-  std::vector<float> image_out_;  // direct: (out_h, out_w, F), one image's output or its gradient
+  std::vector<float> image_out_;  // fused with a pool: (out_h, out_w, F), one image's output or its
+                                  // gradient (direct), or (tile_rows_, F), one tile's (im2col)
 };
 
 }  // namespace fmnist

@@ -19,7 +19,7 @@ class Sequential {
   Sequential(std::vector<std::unique_ptr<Layer>> layers, const Shape& input);
 
   /// Allocates activations and every layer's scratch for batches of up to `max_batch`.
-  /// Where a Conv2D can run together with the MaxPool2D after it (Conv2D::can_fuse_pool),
+  /// Where a Conv2D can run together with the MaxPool2D after it (Conv2D::prepare_pool_fusion),
   /// forward and backward run the pair as one, unless set_fuse_layers(false) came first.
   void setup(int max_batch);
   /// Tests compare fused pairs against the layers run one by one. Call before setup().
