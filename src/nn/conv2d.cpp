@@ -9,7 +9,7 @@
 // Followed by a MaxPool2D, a layer with tiles of whole images runs together with it
 // (forward_pooled): the tile's output is pooled while in L2 and never written to the batch's
 // output, and backward routes each tile's dy from dpooled (cnn's second conv + pool, forward and
-// backward, 5.30 -> 5.21 ms in the layer profile; cnn's step 2% faster, eight alternating runs).
+// backward, 5.30 -> 5.21 ms in the layer profile; cnn's step 1.6% faster, results/README.md).
 // Only one tile's columns exist at a time (the whole matrix is 58 MB for a 28x28x64 layer at
 // batch 32), so im2col's output is read by the GEMM from cache, not from memory. With NHWC
 // activations the GEMM output is the layer output: no transposed copies, and the bias, ReLU
@@ -177,11 +177,11 @@ void Conv2D::forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*/) 
 
 void Conv2D::mask_and_sum_bias(const float* y, long rows, float* dy, float* db) const {
   const int filters = options_.filters;
-  const bool relu = options_.activation == Activation::kRelu;
+  const bool relu = y != nullptr && options_.activation == Activation::kRelu;
   for (long r = 0; r < rows; ++r) {
     float* __restrict d = dy + r * filters;
-    const float* __restrict out = y + r * filters;
     if (relu) {
+      const float* __restrict out = y + r * filters;
 #pragma omp simd
       for (int f = 0; f < filters; ++f) {
         d[f] = out[f] > 0.0f ? d[f] : 0.0f;
@@ -191,15 +191,6 @@ void Conv2D::mask_and_sum_bias(const float* y, long rows, float* dy, float* db) 
 #pragma omp simd
       for (int f = 0; f < filters; ++f) db[f] += d[f];
     }
-  }
-}
-
-void Conv2D::sum_rows(const float* dy, long rows, float* db) const {
-  const int filters = options_.filters;
-  for (long r = 0; r < rows; ++r) {
-    const float* __restrict d = dy + r * filters;
-#pragma omp simd
-    for (int f = 0; f < filters; ++f) db[f] += d[f];
   }
 }
 
@@ -343,7 +334,7 @@ void Conv2D::backward_pooled(const Tensor& x, const MaxPool2D& pool, const Tenso
       float* tile_dy = image_out_.data();
       for (int j = 0; j < images; ++j)
         route(first_image + j, tile_dy + static_cast<std::size_t>(j) * pixels * filters);
-      sum_rows(tile_dy, m, db);
+      mask_and_sum_bias(nullptr, m, tile_dy, db);  // routed from the masked dpooled already
       backward_tile(x, static_cast<long>(first_image) * pixels, m, tile_dy, dx);
     }
     return;

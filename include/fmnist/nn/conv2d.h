@@ -62,10 +62,9 @@ class Conv2D : public Layer {
  private:
   ConvGeometry geometry(const Shape& in) const;
   void add_bias_and_activate(float* y, int rows) const;
-  /// dy rows (rows, F) masked in place where the ReLU output y was 0; db += their column sums.
+  /// dy rows (rows, F) masked in place where the ReLU output y was 0 (y null: not masked); db
+  /// += their column sums.
   void mask_and_sum_bias(const float* y, long rows, float* dy, float* db) const;
-  /// db += the column sums of dy rows (rows, F).
-  void sum_rows(const float* dy, long rows, float* db) const;
   /// One tile of output pixels [first, first + m) from its masked dy (m, F): dW (+)= its share
   /// (overwritten at first == 0) and, unless dx is null, its dcol added into dx.
   void backward_tile(const Tensor& x, long first, int m, const float* tile_dy, Tensor* dx);
