@@ -67,8 +67,10 @@ int main(int argc, char** argv) {
   fmnist::set_blas_threads(1);
   const Transpose N = Transpose::kNo, T = Transpose::kYes;
   // cnn at batch 32: conv2d_1 is 3x3x32 -> 64 on 14x14 (6,272 output pixels, K = 288), tiles
-  // of 736 rows (the default for a 2 MiB L2); its dx as dcol (K = 64, 288 columns) then col2im,
-  // or by the flipped kernel (K = 9 * 64, 32 columns, tiles of 416 rows); dense is 3136 -> 128.
+  // of 736 rows (the 2 MiB L2 default before tiles became whole images, 784 rows; the shapes
+  // stay those of the table recorded in results/README.md); its dx as dcol (K = 64, 288
+  // columns) then col2im, or by the flipped kernel (K = 9 * 64, 32 columns, tiles of 416 rows);
+  // dense is 3136 -> 128.
   const Case cases[] = {
       {"conv2d_1 forward, tile of 736 pixels", "y = col . W", 736, 64, 288, N, N},
       {"conv2d_1 forward, tile of 736 pixels", "y^T = W^T . col^T", 64, 736, 288, T, T},

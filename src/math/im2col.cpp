@@ -101,7 +101,8 @@ typedef float Run16 __attribute__((vector_size(16 * sizeof(float))));
 // the clones), so the ABI note gcc gives for 64-byte vectors does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-inline __attribute__((always_inline)) void copy_run(const float* __restrict src, int len, float* __restrict dst) {
+inline __attribute__((always_inline)) void copy_run(const float* __restrict src, int len,
+                                                    float* __restrict dst) {
   int j = 0;
   for (; j + 16 <= len; j += 16) {
     Run16 v;
@@ -111,7 +112,8 @@ inline __attribute__((always_inline)) void copy_run(const float* __restrict src,
   for (; j < len; ++j) dst[j] = src[j];
 }
 
-inline __attribute__((always_inline)) void add_run(const float* __restrict src, int len, float* __restrict dst) {
+inline __attribute__((always_inline)) void add_run(const float* __restrict src, int len,
+                                                   float* __restrict dst) {
   int j = 0;
   for (; j + 16 <= len; j += 16) {
     Run16 a, b;
@@ -139,7 +141,10 @@ void for_each_image_share(const ConvGeometry& g, long first_row, int rows, Visit
 }
 
 // im2col of pixels [first_pixel, first_pixel + pixels) of one image into (pixels, K) rows.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void im2col_pixels(const float* image, const ConvGeometry& g, int first_pixel, int pixels, float* col) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void im2col_pixels(const float* image,
+                                                                                const ConvGeometry& g,
+                                                                                int first_pixel, int pixels,
+                                                                                float* col) {
   const int c = g.channels, k_cols = g.col_cols(), row_len = g.kernel_w * c;
   const int end_pixel = first_pixel + pixels;
   if (pixels <= 0) return;
@@ -178,7 +183,10 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void im2col_pixels(
 }
 
 // The adjoint of im2col_pixels: accumulates (pixels, K) rows into the image.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void col2im_pixels(const float* col, const ConvGeometry& g, int first_pixel, int pixels, float* image) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) void col2im_pixels(const float* col,
+                                                                                const ConvGeometry& g,
+                                                                                int first_pixel, int pixels,
+                                                                                float* image) {
   const int c = g.channels, k_cols = g.col_cols(), row_len = g.kernel_w * c;
   const int end_pixel = first_pixel + pixels;
   if (pixels <= 0) return;
@@ -196,7 +204,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void col2im_pixels(
         float* __restrict image_row = image + static_cast<long>(ih) * g.width * c;
         const float* __restrict src = row + kh * row_len;
         if (g.stride == 1) {
-          add_run(src + kw_first * c, (kw_last - kw_first) * c, image_row + static_cast<long>(left + kw_first) * c);
+          add_run(src + kw_first * c, (kw_last - kw_first) * c,
+                  image_row + static_cast<long>(left + kw_first) * c);
         } else {
           for (int kw = kw_first; kw < kw_last; ++kw)
             add_run(src + kw * c, c, image_row + static_cast<long>(left + kw) * c);
@@ -226,7 +235,8 @@ void im2col_batch_rows(const float* batch, const ConvGeometry& g, long first_row
 void col2im_batch_rows(const float* col, const ConvGeometry& g, long first_row, int rows, float* batch) {
   const long image_size = static_cast<long>(g.height) * g.width * g.channels;
   for_each_image_share(g, first_row, rows, [&](long image, int pixel, int count, int offset) {
-    col2im_pixels(col + static_cast<long>(offset) * g.col_cols(), g, pixel, count, batch + image * image_size);
+    col2im_pixels(col + static_cast<long>(offset) * g.col_cols(), g, pixel, count,
+                  batch + image * image_size);
   });
 }
 

@@ -86,8 +86,8 @@ constexpr int kMinTileRows = 128;
 // tiles of one image (784 rows) than of 400 (forward 13.6-13.8 against 13.2-13.3 ms).
 int default_tile_rows(const ConvGeometry& g, int filters) {
   const double row_bytes = sizeof(float) * static_cast<double>(g.col_cols() + filters);
-  const int rows = std::max(kMinTileRows, static_cast<int>(kTileCacheShare * static_cast<double>(l2_cache_bytes()) /
-                                                           row_bytes) / 16 * 16);
+  const int fit = static_cast<int>(kTileCacheShare * static_cast<double>(l2_cache_bytes()) / row_bytes);
+  const int rows = std::max(kMinTileRows, fit / 16 * 16);
   const int pixels = g.out_pixels();
   const int images = (rows + pixels / 4) / pixels;
   return images > 0 ? images * pixels : rows;
@@ -224,8 +224,8 @@ void Conv2D::backward_tile(const Tensor& x, long first, int m, const float* tile
   const int filters = options_.filters, k_cols = g_.col_cols();
   // dW (K, F) (+)= col^T (K, m) . dy (m, F): the first tile overwrites, the rest accumulate.
   im2col_batch_rows(x.data(), g_, first, m, col_.data());
-  gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, m, 1.0f, col_.data(), tile_dy, first == 0 ? 0.0f : 1.0f,
-       kernel_.grad);
+  gemm(Transpose::kYes, Transpose::kNo, k_cols, filters, m, 1.0f, col_.data(), tile_dy,
+       first == 0 ? 0.0f : 1.0f, kernel_.grad);
   if (!dx) return;
   // dcol (m, K) = dy (m, F) . W^T overwrites the tile, then col2im adds its rows into dx:
   // each kernel row of a pixel is one contiguous run of kernel_w * C floats in both. (The

@@ -86,12 +86,14 @@ void expect_fused_equals_unfused(const std::string& label, const ModelFactory& m
     EXPECT_EQ(fused.grads[i], plain.grads[i]) << "gradient " << i;
     nonzero += plain.grads[i] != 0.0f;
   }
-  EXPECT_GT(nonzero, static_cast<int>(fused.grads.size()) / 3) << "a third of the gradients or more should be non-zero";
+  EXPECT_GT(nonzero, static_cast<int>(fused.grads.size()) / 3)
+      << "a third of the gradients or more should be non-zero";
 }
 
 void expect_fused_equals_unfused(const std::string& spec, const std::vector<bool>& expected_fused,
                                  int batch) {
-  expect_fused_equals_unfused(spec, [&] { return build_model(spec); }, expected_fused, batch);
+  expect_fused_equals_unfused(
+      spec, [&] { return build_model(spec); }, expected_fused, batch);
 }
 
 // conv(3 filters, one input channel: direct) -> conv(8 filters, im2col) -> pool -> flatten ->
