@@ -1,12 +1,14 @@
 // Direct convolution of single-channel NHWC images. Per image, the input is first copied into
 // a zero-padded frame, so every tap of every output pixel reads inside it without bounds
 // tests. 3x3 kernels with a multiple of 16 filters (every preset's first layer) then take a
-// register-blocked path; any other shape a plain loop over pixels, taps and filters. Each
+// register-blocked path (also with a following 2x2 max pool, computed in registers: a window's
+// four pixels, then its winner); any other shape a plain loop over pixels, taps and filters. Each
 // entry point is cloned for AVX-512, AVX2 + FMA and the baseline, so the F-wide loops use the
 // widest vectors the CPU has.
 #include "fmnist/math/direct_conv.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace fmnist {
@@ -99,23 +101,38 @@ inline __attribute__((always_inline)) Vec masked_grad(float* dy_image, const flo
   return grad;
 }
 
+// A block of filters' dkernel and dbias sums, in two sets for even and odd output columns:
+// each sum then waits on its own FMA every other pixel, not every pixel (the FMA latency, not
+// its throughput, bounded the loop). The even set starts from the sums so far.
+struct GradSums {
+  Vec even[kTaps], odd[kTaps], bias_even, bias_odd;
+};
+inline __attribute__((always_inline)) void load_sums(const float* dkernel, const float* dbias, int filters,
+                                                     int f0, GradSums& sums) {
+  const Vec zero = {};
+  for (int t = 0; t < kTaps; ++t) {
+    sums.even[t] = load(dkernel + t * filters + f0);
+    sums.odd[t] = zero;
+  }
+  sums.bias_even = load(dbias + f0);
+  sums.bias_odd = zero;
+}
+inline __attribute__((always_inline)) void store_sums(const GradSums& sums, int filters, int f0,
+                                                      float* dkernel, float* dbias) {
+  for (int t = 0; t < kTaps; ++t) store(dkernel + t * filters + f0, sums.even[t] + sums.odd[t]);
+  store(dbias + f0, sums.bias_even + sums.bias_odd);
+}
+
 // dkernel and dbias += this image's sums; dy masked by the ReLU on the fly (and written back
 // masked when keep_masked).
 inline __attribute__((always_inline)) void param_grads_3x3(const float* frame, int frame_w,
                                                            const ConvGeometry& g, const float* y_image,
                                                            bool relu, float* dy_image, bool keep_masked,
                                                            int filters, float* dkernel, float* dbias) {
-  const Vec zero = {};
   const long row_step = static_cast<long>(g.stride) * frame_w;
   for (int f0 = 0; f0 < filters; f0 += kBlock) {
-    // Two sets of sums, for even and odd output columns: each sum then waits on its own FMA
-    // every other pixel, not every pixel (the FMA latency, not its throughput, bounded this loop).
-    Vec even[kTaps], odd[kTaps];
-    for (int t = 0; t < kTaps; ++t) {
-      even[t] = load(dkernel + t * filters + f0);
-      odd[t] = zero;
-    }
-    Vec bias_even = load(dbias + f0), bias_odd = zero;
+    GradSums sums;
+    load_sums(dkernel, dbias, filters, f0, sums);
     for (int oh = 0; oh < g.out_h; ++oh) {
       const float* row = frame + oh * row_step;
       const long p0 = static_cast<long>(oh) * g.out_w;
@@ -126,25 +143,125 @@ inline __attribute__((always_inline)) void param_grads_3x3(const float* frame, i
         const long p = p0 + ow;
         const Vec grad = masked_grad(dy_image, y_image, p * filters + f0, relu, keep_masked);
         const Vec grad_next = masked_grad(dy_image, y_image, (p + 1) * filters + f0, relu, keep_masked);
-        bias_even += grad;
-        bias_odd += grad_next;
+        sums.bias_even += grad;
+        sums.bias_odd += grad_next;
         for (int kh = 0; kh < 3; ++kh)
           for (int kw = 0; kw < 3; ++kw) {
-            even[kh * 3 + kw] += at[kh * frame_w + kw] * grad;
-            odd[kh * 3 + kw] += next[kh * frame_w + kw] * grad_next;
+            sums.even[kh * 3 + kw] += at[kh * frame_w + kw] * grad;
+            sums.odd[kh * 3 + kw] += next[kh * frame_w + kw] * grad_next;
           }
       }
       if (ow < g.out_w) {
         const float* at = row + ow * g.stride;
         const long p = p0 + ow;
         const Vec grad = masked_grad(dy_image, y_image, p * filters + f0, relu, keep_masked);
-        bias_even += grad;
+        sums.bias_even += grad;
         for (int kh = 0; kh < 3; ++kh)
-          for (int kw = 0; kw < 3; ++kw) even[kh * 3 + kw] += at[kh * frame_w + kw] * grad;
+          for (int kw = 0; kw < 3; ++kw) sums.even[kh * 3 + kw] += at[kh * frame_w + kw] * grad;
       }
     }
-    for (int t = 0; t < kTaps; ++t) store(dkernel + t * filters + f0, even[t] + odd[t]);
-    store(dbias + f0, bias_even + bias_odd);
+    store_sums(sums, filters, f0, dkernel, dbias);
+  }
+}
+
+typedef std::int32_t VecI __attribute__((vector_size(sizeof(std::int32_t) * kBlock)));
+
+inline __attribute__((always_inline)) VecI load_index(const std::int32_t* p) {
+  VecI v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline __attribute__((always_inline)) void store_index(std::int32_t* p, VecI v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+
+// {0, 1, ..., kBlock - 1}: added to a pixel's offset, the offsets of a block's channels.
+inline __attribute__((always_inline)) VecI lane_offsets() {
+  VecI lanes;
+  for (int l = 0; l < kBlock; ++l) lanes[l] = l;
+  return lanes;
+}
+
+// The 2x2-pooled forward: per window, its four output pixels in registers (four independent
+// FMA chains), each summed in forward_3x3's order, then MaxPool2D's compare in (kh, kw) order
+// (a later pixel wins only when larger), so the pooled values and winners are the unfused
+// layers' own. Only the window's winner and its offset are stored.
+inline __attribute__((always_inline)) void forward_pool2_3x3(const float* frame, int frame_w,
+                                                             const ConvGeometry& g, const float* kernel,
+                                                             const float* bias, int filters, bool relu,
+                                                             float* pooled, std::int32_t* argmax) {
+  const Vec zero = {};
+  const VecI lanes = lane_offsets();
+  const long row_step = static_cast<long>(g.stride) * frame_w;
+  const int pooled_h = g.out_h / 2, pooled_w = g.out_w / 2;
+  for (int f0 = 0; f0 < filters; f0 += kBlock) {
+    Vec w[kTaps];
+    for (int t = 0; t < kTaps; ++t) w[t] = load(kernel + t * filters + f0);
+    const Vec b = load(bias + f0);
+    for (int ph = 0; ph < pooled_h; ++ph)
+      for (int pw = 0; pw < pooled_w; ++pw) {
+        Vec v[4];
+        for (int k = 0; k < 4; ++k) {
+          const float* at = frame + (2 * ph + k / 2) * row_step + (2 * pw + k % 2) * g.stride;
+          Vec acc = b;
+          for (int kh = 0; kh < 3; ++kh)
+            for (int kw = 0; kw < 3; ++kw) acc += at[kh * frame_w + kw] * w[kh * 3 + kw];
+          v[k] = relu ? (acc > zero ? acc : zero) : acc;
+        }
+        Vec best = v[0];
+        VecI arg = lanes + ((2 * ph * g.out_w + 2 * pw) * filters + f0);
+        for (int k = 1; k < 4; ++k) {
+          const VecI wins = v[k] > best;
+          best = wins ? v[k] : best;
+          arg = wins ? lanes + (((2 * ph + k / 2) * g.out_w + 2 * pw + k % 2) * filters + f0) : arg;
+        }
+        const long q = (static_cast<long>(ph) * pooled_w + pw) * filters + f0;
+        store(pooled + q, best);
+        store_index(argmax + q, arg);
+      }
+  }
+}
+
+// The 2x2-pooled parameter gradients: each window's gradient (masked where the pooled value
+// is not above 0, when mask_by is given) goes to its winner's channels and is 0 elsewhere;
+// the pixels are visited row by row in pairs of columns, as param_grads_3x3 visits them, into
+// the same even / odd sums, so the floats are those of routing dy and calling it. Pixels in no
+// window (the last row or column of an odd size) have no gradient and are skipped.
+inline __attribute__((always_inline)) void param_grads_pool2_3x3(const float* frame, int frame_w,
+                                                                 const ConvGeometry& g, const float* mask_by,
+                                                                 const float* dpooled,
+                                                                 const std::int32_t* argmax, int filters,
+                                                                 float* dkernel, float* dbias) {
+  const Vec zero = {};
+  const VecI lanes = lane_offsets();
+  const long row_step = static_cast<long>(g.stride) * frame_w;
+  const int pooled_h = g.out_h / 2, pooled_w = g.out_w / 2;
+  for (int f0 = 0; f0 < filters; f0 += kBlock) {
+    GradSums sums;
+    load_sums(dkernel, dbias, filters, f0, sums);
+    for (int oh = 0; oh < 2 * pooled_h; ++oh) {
+      const float* row = frame + oh * row_step;
+      const long first_window = static_cast<long>(oh / 2) * pooled_w;
+      for (int pw = 0; pw < pooled_w; ++pw) {
+        const long q = (first_window + pw) * filters + f0;
+        Vec grad = load(dpooled + q);
+        if (mask_by) grad = load(mask_by + q) > zero ? grad : zero;
+        const VecI arg = load_index(argmax + q);
+        const VecI left = lanes + ((oh * g.out_w + 2 * pw) * filters + f0);
+        const Vec grad_left = arg == left ? grad : zero;
+        const Vec grad_right = arg == left + filters ? grad : zero;
+        sums.bias_even += grad_left;
+        sums.bias_odd += grad_right;
+        const float* at = row + 2 * pw * g.stride;
+        const float* next = at + g.stride;
+        for (int kh = 0; kh < 3; ++kh)
+          for (int kw = 0; kw < 3; ++kw) {
+            sums.even[kh * 3 + kw] += at[kh * frame_w + kw] * grad_left;
+            sums.odd[kh * 3 + kw] += next[kh * frame_w + kw] * grad_right;
+          }
+      }
+    }
+    store_sums(sums, filters, f0, dkernel, dbias);
   }
 }
 
@@ -248,6 +365,38 @@ __attribute__((target_clones("avx512f", "fma", "default"))) void direct_conv_inp
         image[ih * g.width + iw] =
             (r < frame_h && c < frame_w) ? frame[static_cast<long>(r) * frame_w + c] : 0.0f;
       }
+  }
+}
+
+bool direct_conv_pool2_applies(const ConvGeometry& g, int filters) {
+  return takes_fast_path(g, filters) && g.out_h >= 2 && g.out_w >= 2;
+}
+
+__attribute__((target_clones("avx512f", "fma", "default"))) void direct_conv_pool2_forward(
+    const float* x, int n, const ConvGeometry& g, const float* kernel, const float* bias, int filters,
+    bool relu, float* frame, float* pooled, std::int32_t* argmax) {
+  const long image_size = static_cast<long>(g.height) * g.width,
+             pooled_size = static_cast<long>(g.out_h / 2) * (g.out_w / 2) * filters;
+  const int frame_h = frame_rows(g), frame_w = frame_cols(g);
+  for (int i = 0; i < n; ++i) {
+    fill_frame(x + i * image_size, g, frame_h, frame_w, frame);
+    forward_pool2_3x3(frame, frame_w, g, kernel, bias, filters, relu, pooled + i * pooled_size,
+                      argmax + i * pooled_size);
+  }
+}
+
+__attribute__((target_clones("avx512f", "fma", "default"))) void direct_conv_pool2_param_grads(
+    const float* x, int n, const ConvGeometry& g, const float* mask_by, const float* dpooled,
+    const std::int32_t* argmax, int filters, float* frame, float* dkernel, float* dbias) {
+  const long image_size = static_cast<long>(g.height) * g.width,
+             pooled_size = static_cast<long>(g.out_h / 2) * (g.out_w / 2) * filters;
+  const int frame_h = frame_rows(g), frame_w = frame_cols(g);
+  std::memset(dkernel, 0, sizeof(float) * kTaps * filters);
+  std::memset(dbias, 0, sizeof(float) * filters);
+  for (int i = 0; i < n; ++i) {
+    fill_frame(x + i * image_size, g, frame_h, frame_w, frame);
+    param_grads_pool2_3x3(frame, frame_w, g, mask_by ? mask_by + i * pooled_size : nullptr,
+                          dpooled + i * pooled_size, argmax + i * pooled_size, filters, dkernel, dbias);
   }
 }
 

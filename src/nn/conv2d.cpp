@@ -261,7 +261,10 @@ bool Conv2D::prepare_pool_fusion(const MaxPool2D& pool) {
   if (pool.stride() != pool.pool() ||
       (options_.activation != Activation::kRelu && options_.activation != Activation::kLinear))
     return false;
-  if (direct_) return true;  // image_out_ is allocated at setup
+  if (direct_) {  // image_out_ is allocated at setup
+    direct_pool2_ = pool.pool() == 2 && direct_conv_pool2_applies(g_, options_.filters);
+    return true;
+  }
   // Tiles of whole images, and dx from each tile's dcol (the flipped-kernel dx reads all of dy).
   const int pixels = g_.out_pixels();
   if (dx_by_convolution_ || tile_rows_ % pixels != 0) return false;
@@ -269,9 +272,12 @@ bool Conv2D::prepare_pool_fusion(const MaxPool2D& pool) {
   return true;
 }
 
-// Per image: the convolution into image_out_ (out_h, out_w, F: 100 KB for cnn's first layer,
-// so it stays in L2), then the pool reads it from there. The layer's full output, (n, 28, 28,
-// 32) = 3.2 MB at batch 32, is never written, nor read back by the pool.
+// Direct 3x3 layers with a 2x2 pool compute each window's four pixels in registers and store
+// only the winner (cnn's first layer + pool in the layer profile: forward 0.27 -> 0.17 ms,
+// backward without dx 0.28 -> 0.21 ms). Other direct layers, per image: the convolution into
+// image_out_ (out_h, out_w, F: 100 KB for cnn's first layer, so it stays in L2), then the pool
+// reads it from there. The layer's full output, (n, 28, 28, 32) = 3.2 MB at batch 32, is never
+// written, nor read back by the pool.
 // The im2col + GEMM layers do the same per tile of whole images (image_out_ holds the tile's
 // output, 200 KB for cnn's second layer): bias and activation on the tile, then the pool.
 void Conv2D::forward_pooled(const Tensor& x, MaxPool2D& pool, Tensor& pooled) {
@@ -291,6 +297,11 @@ void Conv2D::forward_pooled(const Tensor& x, MaxPool2D& pool, Tensor& pooled) {
         pool.forward_image(image_out_.data() + static_cast<std::size_t>(j) * pixels * filters, out,
                            first_image + j, pooled.data() + (first_image + j) * pooled_size);
     }
+    return;
+  }
+  if (direct_pool2_) {  // each window's four pixels in registers: image_out_ is not needed
+    direct_conv_pool2_forward(x.data(), n, g_, kernel_.value, bias_.value, options_.filters, relu,
+                              col_.data(), pooled.data(), pool.argmax());
     return;
   }
   for (int i = 0; i < n; ++i) {
@@ -337,6 +348,12 @@ void Conv2D::backward_pooled(const Tensor& x, const MaxPool2D& pool, const Tenso
       mask_and_sum_bias(nullptr, m, tile_dy, db);  // routed from the masked dpooled already
       backward_tile(x, static_cast<long>(first_image) * pixels, m, tile_dy, dx);
     }
+    return;
+  }
+  if (direct_pool2_ && !dx) {  // a first layer: routed and masked in registers
+    const bool relu = options_.activation == Activation::kRelu;
+    direct_conv_pool2_param_grads(x.data(), n, g_, relu ? pooled.data() : nullptr, dpooled.data(),
+                                  pool.argmax(), filters, col_.data(), kernel_.grad, bias_.grad);
     return;
   }
   for (int i = 0; i < n; ++i) {

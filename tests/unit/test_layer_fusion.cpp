@@ -122,6 +122,39 @@ TEST(LayerFusion, FirstConvWithPoolTilingItsInput) {
   expect_fused_equals_unfused("conv16x3same-pool2-flatten-dense10", {true, false, false, false}, 3);
 }
 
+TEST(LayerFusion, FirstConvWithPoolInRegistersOddSizeAndLinear) {
+  // The 3x3 / 2x2 path that pools each window's four pixels in registers: stride 2 'valid'
+  // gives 13x13, so the last row and column are in no window; then without a ReLU mask.
+  expect_fused_equals_unfused("conv16x3s2valid-pool2-flatten-dense10", {true, false, false, false}, 3);
+  expect_fused_equals_unfused("conv32x3samelinear-pool2-flatten-dense10", {true, false, false, false}, 2);
+}
+
+// A constant image under 'valid' padding gives every output pixel of a channel the same value,
+// so every window is a four-way tie, which MaxPool2D gives to its first pixel in (kh, kw)
+// order. The fused path must record the same winners (random inputs never tie above 0).
+TEST(LayerFusion, TiedWindowsGoToTheirFirstPixel) {
+  std::vector<std::vector<std::int32_t>> winners;
+  for (bool fuse : {true, false}) {
+    std::unique_ptr<Sequential> model = build_model("conv16x3valid-pool2-flatten-dense10");
+    model->params().initialize(3);
+    model->set_fuse_layers(fuse);
+    model->setup(2);
+    ASSERT_EQ(model->fused_with_next(0), fuse);
+    Tensor& input = model->input();
+    input.set_batch(2);
+    for (std::size_t i = 0; i < input.numel(); ++i) input[i] = 0.5f;
+    ForwardContext ctx;
+    ctx.mode = Mode::kTrain;
+    model->forward(ctx);
+    const auto& pool = static_cast<const MaxPool2D&>(*model->layers()[1]);
+    const std::size_t count = 2 * 13 * 13 * 16;
+    winners.emplace_back(pool.argmax(), pool.argmax() + count);
+  }
+  EXPECT_EQ(winners[0], winners[1]);
+  EXPECT_EQ(winners[1][0], 0) << "the first window's first channel: pixel (0, 0)";
+  EXPECT_EQ(winners[1][16 + 1], 2 * 16 + 1) << "the second window's second channel: pixel (0, 2)";
+}
+
 TEST(LayerFusion, PoolThatLeavesPixelsUncovered) {
   // 28 = 3 * 9 + 1: the last row and column are in no window and get no gradient.
   expect_fused_equals_unfused("conv16x3same-pool3-gap-dense10", {true, false, false, false}, 2);

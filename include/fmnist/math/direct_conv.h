@@ -6,6 +6,8 @@
 // chosen when the program loads).
 #pragma once
 
+#include <cstdint>
+
 #include "fmnist/math/im2col.h"
 
 namespace fmnist {
@@ -30,5 +32,24 @@ void direct_conv_param_grads(const float* x, int n, const ConvGeometry& g, const
 /// dx (n, h, w, 1) = the adjoint of the convolution applied to dy, already masked (overwritten).
 void direct_conv_input_grad(const float* dy, int n, const ConvGeometry& g, const float* kernel, int filters,
                             float* frame, float* dx);
+
+/// The layer followed by a 2x2 max pool with stride 2, in one pass: 3x3 kernels with filters
+/// in blocks of 16 (what the functions below handle).
+bool direct_conv_pool2_applies(const ConvGeometry& g, int filters);
+
+/// pooled (n, out_h / 2, out_w / 2, filters) = the 2x2 max pool of direct_conv_forward's y,
+/// without y: each window's four pixels are computed in registers. argmax (same shape) gets
+/// the offset of each window's winner within its (out_h, out_w, filters) sample, as
+/// MaxPool2D's forward records it; the floats and the winners are those of the two layers.
+void direct_conv_pool2_forward(const float* x, int n, const ConvGeometry& g, const float* kernel,
+                               const float* bias, int filters, bool relu, float* frame, float* pooled,
+                               std::int32_t* argmax);
+
+/// dkernel and dbias, overwritten, from dpooled (n, out_h / 2, out_w / 2, filters) routed to
+/// each window's winner by argmax, masked where mask_by (the pooled output of a ReLU layer) is
+/// not above 0 unless mask_by is null: the floats of routing dy and direct_conv_param_grads.
+void direct_conv_pool2_param_grads(const float* x, int n, const ConvGeometry& g, const float* mask_by,
+                                   const float* dpooled, const std::int32_t* argmax, int filters,
+                                   float* frame, float* dkernel, float* dbias);
 
 }  // namespace fmnist

@@ -76,6 +76,7 @@ class Conv2D : public Layer {
   ParamBinding kernel_;           // (kh, kw, c, filters) = (K, filters), K = kh*kw*c
   ParamBinding bias_;             // (filters)
   bool direct_ = false;           // direct loops instead of im2col + GEMM, fixed at setup
+  bool direct_pool2_ = false;     // direct, fused with a 2x2 pool computed in registers
   int tile_rows_ = 0;             // output pixels per tile, fixed at setup
   // 'Same', stride 1, F <= C: dx (n*h*w, C) = im2col of dy under dx_g_ (n*h*w, kh*kw*F) . flipped_
   // (kh*kw*F, C), in tiles of dx_tile_rows_ input pixels, instead of dcol + col2im's adds.

@@ -28,6 +28,10 @@ class MaxPool2D : public Layer {
   void forward_image(const float* in, const Shape& in_shape, int image, float* out);
   /// dx (h, w, c) of sample `image` from its dy (oh, ow, c): overwritten.
   void backward_image(const float* dy, const Shape& in_shape, int image, float* dx) const;
+  /// The batch's argmax (n, oh, ow, c), for a layer that pools its own output in registers
+  /// (Conv2D's direct 3x3 loops with a 2x2 pool) and records the winners as forward would.
+  std::int32_t* argmax() { return argmax_.data(); }
+  const std::int32_t* argmax() const { return argmax_.data(); }
 
  private:
   int pool_, stride_;
