@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "fmnist/core/aligned_vector.h"
+
 namespace fmnist {
 
 /// Sizes of a batch. Memory order is NHWC (channels last, as Keras): element (i, y, x, ch)
@@ -44,7 +46,7 @@ class Tensor {
   float operator[](std::size_t i) const { return storage_[i]; }
 
  private:
-  std::vector<float> storage_;
+  AlignedVector<float> storage_;
   Shape shape_;
 };
 

@@ -2,6 +2,7 @@
 // activation applied while a tile is hot; a single-channel input layer by direct loops.
 #pragma once
 
+#include "fmnist/core/aligned_vector.h"
 #include "fmnist/math/im2col.h"
 #include "fmnist/nn/activation.h"
 #include "fmnist/nn/layer.h"
@@ -83,11 +84,11 @@ class Conv2D : public Layer {
   bool dx_by_convolution_ = false;
   ConvGeometry dx_g_;
   int dx_tile_rows_ = 0;
-  std::vector<float> flipped_;    // (kh, kw, F, C): the kernel rotated 180 degrees, F and C swapped
-  std::vector<float> col_;        // (tile_rows_, K): im2col of one tile, then its dcol;
-                                  // direct: one zero-padded input image
-  std::vector<float> image_out_;  // fused with a pool: (out_h, out_w, F), one image's output or its
-                                  // gradient (direct), or (tile_rows_, F), one tile's (im2col)
+  AlignedVector<float> flipped_;    // (kh, kw, F, C): the kernel rotated 180 degrees, F and C swapped
+  AlignedVector<float> col_;        // (tile_rows_, K): im2col of one tile, then its dcol;
+                                    // direct: one zero-padded input image
+  AlignedVector<float> image_out_;  // fused with a pool: (out_h, out_w, F), one image's output or its
+                                    // gradient (direct), or (tile_rows_, F), one tile's (im2col)
 };
 
 }  // namespace fmnist

@@ -29,7 +29,7 @@ class Dropout : public Layer {
   float rate_;
   std::uint64_t stream_ = 0;
   bool training_ = false;
-  std::vector<float> mask_;  // (n, h, w, c): 0 or 1 / (1 - rate), from the last training forward
+  AlignedVector<float> mask_;  // (n, h, w, c): 0 or 1 / (1 - rate), from the last training forward
 };
 
 }  // namespace fmnist

@@ -35,7 +35,7 @@ class MaxPool2D : public Layer {
 
  private:
   int pool_, stride_;
-  std::vector<std::int32_t> argmax_;  // (n, oh, ow, c): offset of the max within its (h, w, c) sample
+  AlignedVector<std::int32_t> argmax_;  // (n, oh, ow, c): offset of the max within its (h, w, c) sample
 };
 
 }  // namespace fmnist

@@ -47,8 +47,8 @@ class ParamArena {
 
  private:
   std::vector<ParamView> views_;
-  std::vector<float> values_;
-  std::vector<float> grads_;
+  AlignedVector<float> values_;
+  AlignedVector<float> grads_;
   std::size_t pending_size_ = 0;
 };
 
