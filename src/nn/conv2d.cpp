@@ -292,10 +292,10 @@ void Conv2D::forward_pooled(const Tensor& x, MaxPool2D& pool, Tensor& pooled) {
       im2col_batch_rows(x.data(), g_, static_cast<long>(first_image) * pixels, m, col_.data());
       gemm(Transpose::kNo, Transpose::kNo, m, filters, g_.col_cols(), 1.0f, col_.data(), kernel_.value, 0.0f,
            image_out_.data());
-      add_bias_and_activate(image_out_.data(), m);
-      for (int j = 0; j < images; ++j)
-        pool.forward_image(image_out_.data() + static_cast<std::size_t>(j) * pixels * filters, out,
-                           first_image + j, pooled.data() + (first_image + j) * pooled_size);
+      for (int j = 0; j < images; ++j)  // the pool adds the bias and activates as it reads
+        pool.forward_image_activated(image_out_.data() + static_cast<std::size_t>(j) * pixels * filters, out,
+                                     first_image + j, bias_.value, relu,
+                                     pooled.data() + (first_image + j) * pooled_size);
     }
     return;
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "fmnist/core/error.h"
 
@@ -22,15 +23,26 @@ Shape MaxPool2D::output_shape(const Shape& in) const {
 
 namespace {
 
+// A window position's value of channel ch: the input, or with kActivate the producer's output
+// act(input + bias) (floor: 0 for a ReLU, -inf for linear), computed here instead of in a pass
+// of its own over the producer's output.
+template <bool kActivate>
+inline __attribute__((always_inline)) float window_value(const float* __restrict in, int ch,
+                                                         const float* __restrict bias, float floor) {
+  return kActivate ? std::max(in[ch] + bias[ch], floor) : in[ch];
+}
+
 // best = max(best, candidate) channel by channel, and arg = offset + ch where the candidate
 // wins. The index select is written with masks because gcc 12 will not vectorise `?:` on a
 // float compare that picks an int.
+template <bool kActivate>
 inline __attribute__((always_inline)) void take_larger(const float* __restrict candidate, std::int32_t offset,
-                                                       int channels, float* __restrict best,
+                                                       int channels, const float* __restrict bias,
+                                                       float floor, float* __restrict best,
                                                        std::int32_t* __restrict arg) {
 #pragma omp simd
   for (int ch = 0; ch < channels; ++ch) {
-    const float v = candidate[ch], b = best[ch];
+    const float v = window_value<kActivate>(candidate, ch, bias, floor), b = best[ch];
     const std::int32_t wins = -static_cast<std::int32_t>(v > b);  // all ones where v is larger
     best[ch] = std::max(b, v);
     arg[ch] = (arg[ch] & ~wins) | ((offset + ch) & wins);
@@ -49,11 +61,13 @@ inline __attribute__((always_inline)) void route_gradient(const float* __restric
   }
 }
 
-// One sample, cloned for AVX-512, AVX2 and the baseline: the loops over channels are the
+// One sample; cloned below for AVX-512, AVX2 and the baseline: the loops over channels are the
 // whole cost, and the baseline's 4-wide SSE ran cnn's first pool at a quarter of the width.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void pool_forward_sample(
-    const float* in, const Shape& s, const Shape& o, int pool, int stride, float* out,
-    std::int32_t* arg_sample) {
+template <bool kActivate>
+inline __attribute__((always_inline)) void pool_forward_body(const float* in, const Shape& s, const Shape& o,
+                                                             int pool, int stride, const float* bias,
+                                                             float floor, float* out,
+                                                             std::int32_t* arg_sample) {
   const int c = s.c;
   for (int oh = 0; oh < o.h; ++oh) {
     for (int ow = 0; ow < o.w; ++ow) {
@@ -65,17 +79,29 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void pool_forward_s
       const std::int32_t first = (oh * stride * s.w + ow * stride) * c;
 #pragma omp simd
       for (int ch = 0; ch < c; ++ch) {
-        best[ch] = in[first + ch];
+        best[ch] = window_value<kActivate>(in + first, ch, bias, floor);
         arg[ch] = first + ch;
       }
       for (int kh = 0; kh < pool; ++kh) {
         for (int kw = kh == 0 ? 1 : 0; kw < pool; ++kw) {
           const std::int32_t offset = ((oh * stride + kh) * s.w + ow * stride + kw) * c;
-          take_larger(in + offset, offset, c, best, arg);
+          take_larger<kActivate>(in + offset, offset, c, bias, floor, best, arg);
         }
       }
     }
   }
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void pool_forward_sample(
+    const float* in, const Shape& s, const Shape& o, int pool, int stride, float* out,
+    std::int32_t* arg_sample) {
+  pool_forward_body<false>(in, s, o, pool, stride, nullptr, 0.0f, out, arg_sample);
+}
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) void pool_forward_sample_activated(
+    const float* in, const Shape& s, const Shape& o, int pool, int stride, const float* bias, float floor,
+    float* out, std::int32_t* arg_sample) {
+  pool_forward_body<true>(in, s, o, pool, stride, bias, floor, out, arg_sample);
 }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) void pool_backward_sample(
@@ -123,6 +149,14 @@ void MaxPool2D::forward_image(const float* in, const Shape& in_shape, int image,
   const Shape o = output_shape(in_shape);
   pool_forward_sample(in, in_shape, o, pool_, stride_, out,
                       argmax_.data() + static_cast<std::size_t>(image) * o.per_sample());
+}
+
+void MaxPool2D::forward_image_activated(const float* in, const Shape& in_shape, int image, const float* bias,
+                                        bool relu, float* out) {
+  const Shape o = output_shape(in_shape);
+  pool_forward_sample_activated(in, in_shape, o, pool_, stride_, bias,
+                                relu ? 0.0f : -std::numeric_limits<float>::infinity(), out,
+                                argmax_.data() + static_cast<std::size_t>(image) * o.per_sample());
 }
 
 void MaxPool2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) {

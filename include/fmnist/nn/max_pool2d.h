@@ -26,6 +26,11 @@ class MaxPool2D : public Layer {
   /// sample: in (h, w, c) of shape in_shape, out (oh, ow, c). For a layer that produces its
   /// input one image at a time and pools it while it is in cache (Conv2D::forward_pooled).
   void forward_image(const float* in, const Shape& in_shape, int image, float* out);
+  /// forward_image of act(in + bias) (bias per channel; relu: max(., 0), else linear), for a
+  /// producer that leaves its bias and activation to the pool: the same floats as activating
+  /// `in` first, without that pass over it.
+  void forward_image_activated(const float* in, const Shape& in_shape, int image, const float* bias,
+                               bool relu, float* out);
   /// dx (h, w, c) of sample `image` from its dy (oh, ow, c): overwritten.
   void backward_image(const float* dy, const Shape& in_shape, int image, float* dx) const;
   /// The batch's argmax (n, oh, ow, c), for a layer that pools its own output in registers
