@@ -70,10 +70,22 @@ void Sequential::setup(int max_batch) {
     const auto* pool = dynamic_cast<const MaxPool2D*>(layers_[i + 1].get());
     fused_pool_[i] = conv && pool && conv->prepare_pool_fusion(*pool);
   }
+  // A reshaping layer's output (Flatten's (n, h*w*c)) is its input's buffer: no copy either way.
+  needs_dx_.assign(layers_.size(), false);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
+    needs_dx_[i] = computes_input_grad(i);
     if (fused_pool_[i]) continue;
-    activations_[i + 1].resize(output_shapes_[i].with_batch(max_batch));
-    activation_grads_[i + 1].resize(output_shapes_[i].with_batch(max_batch));
+    const Shape out = output_shapes_[i].with_batch(max_batch);
+    if (layers_[i]->reshapes_only()) {
+      activations_[i + 1].view_of(activations_[i], out);
+      if (needs_dx_[i])
+        activation_grads_[i + 1].view_of(activation_grads_[i], out);
+      else  // no layer before takes a gradient: a buffer of its own, never passed on
+        activation_grads_[i + 1].resize(out);
+    } else {
+      activations_[i + 1].resize(out);
+      activation_grads_[i + 1].resize(out);
+    }
   }
 }
 
@@ -90,6 +102,9 @@ const Tensor& Sequential::forward(const ForwardContext& ctx) {
       ++i;
     } else if (evaluation && layers_[i]->identity_in_evaluation()) {
       continue;
+    } else if (layers_[i]->reshapes_only()) {
+      activations_[i + 1].set_batch(n);  // a view of activations_[i]
+      if (x != &activations_[i]) layers_[i]->forward(*x, activations_[i + 1], ctx);  // after skipped layers
     } else {
       activations_[i + 1].set_batch(n);
       layers_[i]->forward(*x, activations_[i + 1], ctx);
@@ -106,11 +121,13 @@ void Sequential::backward(const std::function<void(std::size_t)>& on_grads_ready
     const bool pooled = i > 0 && fused_pool_[i - 1];  // layer i is the pool of a fused pair
     const std::size_t first = pooled ? i - 1 : i;     // the pair's conv, or layer i alone
     Tensor* dx = nullptr;
-    if (first > 0) {
+    if (needs_dx_[first]) {
       activation_grads_[first].set_batch(n);
       dx = &activation_grads_[first];
     }
-    if (pooled) {
+    if (layers_[i]->reshapes_only()) {
+      // dy is already dx: activation_grads_[i + 1] is a view of activation_grads_[i].
+    } else if (pooled) {
       backward_fused(first, activations_[first], activations_[i + 1], activation_grads_[i + 1], dx);
       if (on_grads_ready) on_grads_ready(layer_param_offsets_[i]);
       i = first;
@@ -129,6 +146,12 @@ void Sequential::backward_fused(std::size_t i, const Tensor& x, const Tensor& po
                                 Tensor* dx) {
   static_cast<Conv2D&>(*layers_[i]).backward_pooled(x, static_cast<const MaxPool2D&>(*layers_[i + 1]), pooled,
                                                     dpooled, dx);
+}
+
+bool Sequential::computes_input_grad(std::size_t i) const {
+  for (std::size_t j = 0; j < i && j < layers_.size(); ++j)
+    if (!layers_[j]->reshapes_only()) return true;
+  return false;
 }
 
 void Sequential::step_without_data(const ForwardContext& ctx,

@@ -75,7 +75,7 @@ double training_flops_per_sample(const Sequential& model) {
   for (std::size_t i = 0; i < model.layers().size(); ++i) {
     const Shape out = model.output_shapes()[i];
     const double forward = forward_gemm_flops(*model.layers()[i], in, out);
-    flops += forward * (i == 0 ? 2.0 : 3.0);  // forward + dW (+ dx after the first layer)
+    flops += forward * (model.computes_input_grad(i) ? 3.0 : 2.0);  // forward + dW (+ dx)
     in = out;
   }
   return flops;

@@ -1,7 +1,8 @@
 // Per-layer timing for the benchmark. Each layer runs forward then, after the whole forward
 // pass, backward, as in training; medians over the repetitions (the machine is shared). A
 // Conv2D that training runs together with its MaxPool2D (Sequential::fused_with_next) is timed
-// that way too: the pair's time goes on the conv's row and the pool's row says so.
+// that way too: the pair's time goes on the conv's row and the pool's row says so. A layer that
+// only reshapes (Flatten) is a view there and does not run: its row says so, with no time.
 #include "fmnist/train/layer_profile.h"
 
 #include <chrono>
@@ -26,9 +27,19 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
   std::vector<Tensor> activations(count + 1), grads(count + 1);
   activations[0].resize(model.input_shape().with_batch(batch));
   grads[0].resize(model.input_shape().with_batch(batch));
+  // As in training: a reshaping layer's output is a view, and a layer takes no dx when only
+  // reshaping layers come before it.
+  std::vector<bool> needs_dx(count, false);
   for (std::size_t i = 0; i < count; ++i) {
-    activations[i + 1].resize(model.output_shapes()[i].with_batch(batch));
-    grads[i + 1].resize(model.output_shapes()[i].with_batch(batch));
+    needs_dx[i] = model.computes_input_grad(i);
+    const Shape out = model.output_shapes()[i].with_batch(batch);
+    if (layers[i]->reshapes_only()) {
+      activations[i + 1].view_of(activations[i], out);
+      grads[i + 1].view_of(grads[i], out);
+    } else {
+      activations[i + 1].resize(out);
+      grads[i + 1].resize(out);
+    }
   }
   Rng rng(7);
   for (std::size_t j = 0; j < activations[0].numel(); ++j) activations[0][j] = rng.uniform(0.0f, 1.0f);
@@ -48,7 +59,7 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
         forward[++i].push_back(0.0);
         continue;
       }
-      layers[i]->forward(activations[i], activations[i + 1], ctx);
+      if (!layers[i]->reshapes_only()) layers[i]->forward(activations[i], activations[i + 1], ctx);
       forward[i].push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
     Tensor& top = grads[count];
@@ -58,9 +69,11 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
       if (i > 0 && model.fused_with_next(i - 1)) {
         backward[i].push_back(0.0);
         --i;
-        model.backward_fused(i, activations[i], activations[i + 2], grads[i + 2], i == 0 ? nullptr : &grads[i]);
-      } else {
-        layers[i]->backward(activations[i], activations[i + 1], grads[i + 1], i == 0 ? nullptr : &grads[i]);
+        model.backward_fused(i, activations[i], activations[i + 2], grads[i + 2],
+                             needs_dx[i] ? &grads[i] : nullptr);
+      } else if (!layers[i]->reshapes_only()) {
+        layers[i]->backward(activations[i], activations[i + 1], grads[i + 1],
+                            needs_dx[i] ? &grads[i] : nullptr);
       }
       backward[i].push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
@@ -77,12 +90,13 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
     total_backward += b;
     const double flops = forward_gemm_flops(*layers[i], in, out) * batch;
     char rates[64] = "| | |";
-    // Backward does the weight gradient, plus the input gradient after the first layer.
+    // Backward does the weight gradient, plus the input gradient where a layer before takes it.
     if (flops > 0.0)
       std::snprintf(rates, sizeof(rates), "| %.1f | %.1f |", flops / f * 1e-9,
-                    flops * (i == 0 ? 1 : 2) / b * 1e-9);
-    const std::string with =
-        i > 0 && model.fused_with_next(i - 1) ? ", run with " + layers[i - 1]->name() : "";
+                    flops * (needs_dx[i] ? 2 : 1) / b * 1e-9);
+    const std::string with = i > 0 && model.fused_with_next(i - 1) ? ", run with " + layers[i - 1]->name()
+                             : layers[i]->reshapes_only()          ? ", a view: not run"
+                                                                   : "";
     char row[320];
     std::snprintf(row, sizeof(row), "| %s (%s%s) | %s | %.3f | %.3f %s\n", layers[i]->name().c_str(),
                   layers[i]->spec().c_str(), with.c_str(), out.with_batch(batch).str().c_str(), f * 1e3,

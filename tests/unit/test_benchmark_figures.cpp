@@ -25,6 +25,16 @@ TEST(BenchmarkFigures, CnnFlopsPerSampleFromKerasShapes) {
   EXPECT_NEAR(expected, 25e6, 0.1e6);  // "about 25 MFLOP" per sample, as issue #6 puts it
 }
 
+TEST(BenchmarkFigures, MlpFlopsPerSampleWithoutTheFirstDensesInputGradient) {
+  // Flatten comes first and takes no gradient, so the 784 -> 128 Dense computes no dx.
+  const double dense1 = 784.0 * 128, dense2 = 128.0 * 10;
+  const auto model = build_model("flatten-dense128-dense10");
+  EXPECT_DOUBLE_EQ(training_flops_per_sample(*model), 2.0 * (2 * dense1 + 3 * dense2));
+  EXPECT_FALSE(model->computes_input_grad(0));
+  EXPECT_FALSE(model->computes_input_grad(1));
+  EXPECT_TRUE(model->computes_input_grad(2));
+}
+
 TEST(BenchmarkFigures, LayerProfileHasOneRowPerLayerAndConsistentTotals) {
   const auto model = build_model("conv4x3same-pool2-conv8x3same-pool2-drop0.5-flatten-dense8-dense10");
   const int batch = 4;
@@ -47,6 +57,9 @@ TEST(BenchmarkFigures, LayerProfileHasOneRowPerLayerAndConsistentTotals) {
     EXPECT_EQ(row.rfind("| " + model->layers()[i]->name() + " (", 0), 0u) << row;
     if (i > 0 && model->fused_with_next(i - 1)) {  // a conv that runs with its pool
       EXPECT_NE(row.find("run with " + model->layers()[i - 1]->name()), std::string::npos) << row;
+    }
+    if (model->layers()[i]->reshapes_only()) {  // Flatten: a view in training
+      EXPECT_NE(row.find("a view: not run"), std::string::npos) << row;
     }
     // | name (spec) | shape | forward | backward | ...
     std::vector<std::string> cells;

@@ -1,10 +1,13 @@
+// Layers that Sequential runs other than one by one, against the same model run one by one.
 // A Conv2D run together with the MaxPool2D after it (Conv2D::forward_pooled / backward_pooled,
 // chosen by Sequential::setup) against the same model with the layers run one by one: the
 // logits, every parameter gradient and the input gradient of a fused pair in the middle of a
 // model must be the same floats. The fused code reorders no sums (direct layers convolve one
 // image at a time either way, im2col layers make the same GEMM calls on the same tiles of whole
 // images), so exact equality is the right test; the central-difference checks of the fused
-// models are in test_layer_gradients.cpp (ModelGradients).
+// models are in test_layer_gradients.cpp (ModelGradients). A Flatten, whose output is a view
+// of its input (Layer::reshapes_only), against a Flatten that copies, as every layer with
+// buffers of its own does.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -17,6 +20,7 @@
 
 #include "fmnist/nn/conv2d.h"
 #include "fmnist/nn/dense.h"
+#include "fmnist/nn/dropout.h"
 #include "fmnist/nn/flatten.h"
 #include "fmnist/nn/max_pool2d.h"
 #include "fmnist/nn/model_spec.h"
@@ -33,7 +37,9 @@ struct StepResult {
 
 using ModelFactory = std::function<std::unique_ptr<Sequential>()>;
 
-StepResult run_step(const ModelFactory& make_model, bool fuse, int batch, std::uint32_t seed) {
+// One training step (logits and every parameter gradient), or in evaluation the logits alone.
+StepResult run_step(const ModelFactory& make_model, bool fuse, int batch, std::uint32_t seed,
+                    Mode mode = Mode::kTrain) {
   std::unique_ptr<Sequential> model = make_model();
   model->params().initialize(seed);
   // Non-zero biases, so a ReLU sees values on both sides of 0 from the bias as well.
@@ -56,11 +62,12 @@ StepResult run_step(const ModelFactory& make_model, bool fuse, int batch, std::u
     ids[i] = i;
   }
   ForwardContext ctx;
-  ctx.mode = Mode::kTrain;
+  ctx.mode = mode;
   ctx.sample_ids = ids.data();
   StepResult r;
   const Tensor& logits = model->forward(ctx);
   r.logits.assign(logits.data(), logits.data() + logits.numel());
+  if (mode != Mode::kTrain) return r;
   softmax_cross_entropy(logits, labels.data(), 1.0f, &model->logits_grad());
   model->backward({});
   r.grads.assign(model->params().grads(), model->params().grads() + model->params().size());
@@ -203,6 +210,77 @@ TEST(LayerFusion, PresetsFuseTheirSecondConvWithItsPool) {
   // cnn's and cnn-2x64's second conv (default tiles: whole images) run with their pool.
   expect_fused_equals_unfused("conv32x3same-pool2-conv64x3same-pool2-flatten-dense128-dense10",
                               {true, false, true, false, false, false, false}, 5);
+}
+
+// Flatten with buffers of its own: the copying layer, as Sequential ran it before views.
+class CopyingFlatten : public Flatten {
+ public:
+  bool reshapes_only() const override { return false; }
+};
+
+// `layers` with each "flatten" a viewing Flatten or a CopyingFlatten; "conv", "pool", "drop",
+// "dense16" and "dense10" are small layers of each kind.
+std::unique_ptr<Sequential> flatten_model(const std::vector<std::string>& layers, bool copying) {
+  std::vector<std::unique_ptr<Layer>> built;
+  for (const std::string& name : layers) {
+    if (name == "flatten") {
+      built.push_back(copying ? std::make_unique<CopyingFlatten>() : std::make_unique<Flatten>());
+    } else if (name == "conv") {
+      Conv2DOptions options;
+      options.filters = 4;
+      built.push_back(std::make_unique<Conv2D>(options));
+    } else if (name == "pool") {
+      built.push_back(std::make_unique<MaxPool2D>(2, 2));
+    } else if (name == "drop") {
+      built.push_back(std::make_unique<Dropout>(0.5f));
+    } else {
+      built.push_back(std::make_unique<Dense>(name == "dense16" ? 16 : 10,
+                                              name == "dense16" ? Activation::kRelu : Activation::kLinear));
+    }
+  }
+  return std::make_unique<Sequential>(std::move(built), Shape{1, 1, 28, 28});
+}
+
+void expect_viewing_flatten_equals_copying(const std::vector<std::string>& layers, Mode mode) {
+  SCOPED_TRACE(::testing::PrintToString(layers) + (mode == Mode::kTrain ? " training" : " evaluation"));
+  const StepResult viewing = run_step([&] { return flatten_model(layers, false); }, true, 3, 11, mode);
+  const StepResult copying = run_step([&] { return flatten_model(layers, true); }, true, 3, 11, mode);
+  ASSERT_EQ(viewing.logits.size(), copying.logits.size());
+  for (std::size_t i = 0; i < viewing.logits.size(); ++i)
+    EXPECT_EQ(viewing.logits[i], copying.logits[i]) << i;
+  ASSERT_EQ(viewing.grads.size(), copying.grads.size());
+  int nonzero = 0;
+  for (std::size_t i = 0; i < viewing.grads.size(); ++i) {
+    EXPECT_EQ(viewing.grads[i], copying.grads[i]) << "gradient " << i;
+    nonzero += copying.grads[i] != 0.0f;
+  }
+  if (mode == Mode::kTrain) {
+    EXPECT_GT(nonzero, static_cast<int>(copying.grads.size()) / 3);
+  }
+}
+
+TEST(FlattenView, FirstLayerMiddleAndAfterDropout) {
+  // First: the Dense after it then computes no dx. Middle: after a fused conv + pool, whose
+  // dpooled is the Dense's dx. After a Dropout: in evaluation the Dropout is skipped, so the
+  // Flatten copies its input into the buffer it views.
+  for (Mode mode : {Mode::kTrain, Mode::kEval}) {
+    expect_viewing_flatten_equals_copying({"flatten", "dense16", "dense10"}, mode);
+    expect_viewing_flatten_equals_copying({"conv", "pool", "flatten", "dense16", "dense10"}, mode);
+    expect_viewing_flatten_equals_copying({"conv", "drop", "flatten", "dense10"}, mode);
+    expect_viewing_flatten_equals_copying({"conv", "flatten", "drop", "flatten", "dense10"}, mode);
+  }
+}
+
+TEST(FlattenView, TensorViewSharesTheBufferWithinItsCapacity) {
+  Tensor owner(Shape{2, 3, 4, 5});
+  Tensor view;
+  view.view_of(owner, Shape{2, 60, 1, 1});
+  EXPECT_EQ(view.data(), owner.data());
+  view[7] = 2.5f;
+  EXPECT_EQ(owner[7], 2.5f);
+  view.set_batch(1);
+  EXPECT_EQ(view.numel(), 60u);
+  EXPECT_THROW(view.resize(Shape{3, 60, 1, 1}), std::logic_error);
 }
 
 }  // namespace

@@ -28,6 +28,7 @@ struct Shape {
 
 /// Owns a float buffer of `capacity` elements and views its first numel() as `shape`.
 /// resize() only allocates when the capacity grows, which the trainer does once at setup.
+/// A view (view_of) owns nothing and reads another tensor's buffer under its own shape.
 class Tensor {
  public:
   Tensor() = default;
@@ -40,14 +41,23 @@ class Tensor {
 
   const Shape& shape() const { return shape_; }
   std::size_t numel() const { return shape_.numel(); }
-  float* data() { return storage_.data(); }
-  const float* data() const { return storage_.data(); }
-  float& operator[](std::size_t i) { return storage_[i]; }
-  float operator[](std::size_t i) const { return storage_[i]; }
+  float* data() { return view_ ? view_ : storage_.data(); }
+  const float* data() const { return view_ ? view_ : storage_.data(); }
+  float& operator[](std::size_t i) { return data()[i]; }
+  float operator[](std::size_t i) const { return data()[i]; }
+  /// Floats this tensor can hold without allocating.
+  std::size_t capacity() const { return view_ ? view_capacity_ : storage_.size(); }
+
+  /// Makes this tensor a view of `other`'s buffer as `shape`: the same floats under another
+  /// shape, for a layer that only reshapes (Flatten). `other` must keep its buffer while the
+  /// view is used; resizing the view past other's capacity throws std::logic_error.
+  void view_of(Tensor& other, const Shape& shape);
 
  private:
   AlignedVector<float> storage_;
   Shape shape_;
+  float* view_ = nullptr;  // a view: other's buffer, view_capacity_ floats
+  std::size_t view_capacity_ = 0;
 };
 
 }  // namespace fmnist

@@ -17,6 +17,7 @@ class Flatten : public Layer {
     return Shape{in.n, static_cast<int>(in.per_sample()), 1, 1};
   }
   void setup(const Shape& /*in*/, int /*max_batch*/) override {}
+  bool reshapes_only() const override { return true; }
   void forward(const Tensor& x, Tensor& y, const ForwardContext& /*ctx*/) override {
     std::memcpy(y.data(), x.data(), sizeof(float) * x.numel());
   }

@@ -85,6 +85,10 @@ class Layer {
   /// True for a layer whose evaluation forward would copy x to y unchanged (Dropout): the
   /// model then skips it in evaluation and hands x on to the next layer. Default: false.
   virtual bool identity_in_evaluation() const { return false; }
+  /// True for a layer whose output is its input's floats under another shape (Flatten): the
+  /// model makes its output and output gradient views of its input's buffers and skips its
+  /// forward and backward. Default: false.
+  virtual bool reshapes_only() const { return false; }
   /// Given x, y = f(x) and dy = dL/dy: OVERWRITES `*dx` with dL/dx (skipped when dx is
   /// null, for the first layer) and OVERWRITES this layer's parameter gradients (each
   /// parameter is used once per step, so no zeroing is needed). `dy` may be clobbered.

@@ -32,12 +32,16 @@ class Sequential {
   void forward_fused(std::size_t i, const Tensor& x, Tensor& pooled);
   void backward_fused(std::size_t i, const Tensor& x, const Tensor& pooled, Tensor& dpooled, Tensor* dx);
   int max_batch() const { return max_batch_; }
+  /// Whether layer i's backward computes dx: some layer before it takes a gradient, i.e. not
+  /// only reshaping layers come first (the first Dense after Flatten computes none).
+  bool computes_input_grad(std::size_t i) const;
 
   /// The input batch (n, h, w, c): callers gather samples straight into it.
   Tensor& input() { return activations_.front(); }
   /// Runs every layer on input() (batch n = input().shape().n); returns the logits (n, classes).
   /// In evaluation, layers that are the identity there (Layer::identity_in_evaluation) are
-  /// skipped, so their outputs are left as they were.
+  /// skipped. A layer that only reshapes (Layer::reshapes_only) is skipped always: its output
+  /// is a view of its input's buffer (after skipped layers it copies into that buffer).
   const Tensor& forward(const ForwardContext& ctx);
   /// The buffer for dL/dlogits, sized like the last forward's logits.
   Tensor& logits_grad() { return activation_grads_.back(); }
@@ -78,6 +82,7 @@ class Sequential {
   int max_batch_ = 0;
   bool fuse_layers_ = true;
   std::vector<bool> fused_pool_;  // [i]: Conv2D i runs with MaxPool2D i + 1
+  std::vector<bool> needs_dx_;    // [i]: computes_input_grad(i)
 };
 
 }  // namespace fmnist
