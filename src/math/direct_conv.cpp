@@ -27,13 +27,19 @@ bool takes_fast_path(const ConvGeometry& g, int filters) {
 // frame (frame_h, frame_w) = the image with pad_top / pad_left zeros before it and zeros after.
 inline __attribute__((always_inline)) void fill_frame(const float* image, const ConvGeometry& g, int frame_h,
                                                       int frame_w, float* frame) {
+  // Per row: the left padding, the image row (or zeros above and below the image), the rest.
+  const int left = std::min(g.pad_left, frame_w), inside = std::clamp(g.width, 0, frame_w - left);
   for (int r = 0; r < frame_h; ++r) {
     const int ih = r - g.pad_top;
-    float* out = frame + static_cast<long>(r) * frame_w;
-    for (int c = 0; c < frame_w; ++c) {
-      const int iw = c - g.pad_left;
-      out[c] = (ih >= 0 && ih < g.height && iw >= 0 && iw < g.width) ? image[ih * g.width + iw] : 0.0f;
+    float* __restrict out = frame + static_cast<long>(r) * frame_w;
+    for (int c = 0; c < left; ++c) out[c] = 0.0f;
+    if (ih >= 0 && ih < g.height) {
+      const float* __restrict in = image + static_cast<long>(ih) * g.width;
+      for (int c = 0; c < inside; ++c) out[left + c] = in[c];
+    } else {
+      for (int c = 0; c < inside; ++c) out[left + c] = 0.0f;
     }
+    for (int c = left + inside; c < frame_w; ++c) out[c] = 0.0f;
   }
 }
 
@@ -185,75 +191,83 @@ inline __attribute__((always_inline)) VecI lane_offsets() {
 // The 2x2-pooled forward: per window, its four output pixels in registers (four independent
 // FMA chains), each summed in forward_3x3's order, then MaxPool2D's compare in (kh, kw) order
 // (a later pixel wins only when larger), so the pooled values and winners are the unfused
-// layers' own. Only the window's winner and its offset are stored.
+// layers' own. Only the window's winner and its offset are stored. The activation and a
+// stride of 1 are template arguments, so the loop has no branch and its 16 loads per window
+// are four row pointers with constant offsets (kStride 0: g.stride at run time).
+template <bool kRelu, int kStride>
 inline __attribute__((always_inline)) void forward_pool2_3x3(const float* frame, int frame_w,
                                                              const ConvGeometry& g, const float* kernel,
-                                                             const float* bias, int filters, bool relu,
-                                                             float* pooled, std::int32_t* argmax) {
+                                                             const float* bias, int filters, float* pooled,
+                                                             std::int32_t* argmax) {
   const Vec zero = {};
-  const VecI lanes = lane_offsets();
-  const long row_step = static_cast<long>(g.stride) * frame_w;
+  const int stride = kStride > 0 ? kStride : g.stride;
+  const long row_step = static_cast<long>(stride) * frame_w;
   const int pooled_h = g.out_h / 2, pooled_w = g.out_w / 2;
+  // Offsets of the window's pixels (0, 1), (1, 0), (1, 1) from its pixel (0, 0) in the output.
+  const std::int32_t below = g.out_w * filters, winner_offset[4] = {0, filters, below, below + filters};
   for (int f0 = 0; f0 < filters; f0 += kBlock) {
     Vec w[kTaps];
     for (int t = 0; t < kTaps; ++t) w[t] = load(kernel + t * filters + f0);
     const Vec b = load(bias + f0);
-    for (int ph = 0; ph < pooled_h; ++ph)
-      for (int pw = 0; pw < pooled_w; ++pw) {
+    for (int ph = 0; ph < pooled_h; ++ph) {
+      const float* top = frame + 2 * ph * row_step;
+      VecI first = lane_offsets() + (2 * ph * g.out_w * filters + f0);
+      const long q0 = static_cast<long>(ph) * pooled_w * filters + f0;
+      for (int pw = 0; pw < pooled_w; ++pw, top += 2 * stride, first += 2 * filters) {
         Vec v[4];
         for (int k = 0; k < 4; ++k) {
-          const float* at = frame + (2 * ph + k / 2) * row_step + (2 * pw + k % 2) * g.stride;
+          const float* at = top + (k / 2) * row_step + (k % 2) * stride;
           Vec acc = b;
           for (int kh = 0; kh < 3; ++kh)
             for (int kw = 0; kw < 3; ++kw) acc += at[kh * frame_w + kw] * w[kh * 3 + kw];
-          v[k] = relu ? (acc > zero ? acc : zero) : acc;
+          v[k] = kRelu ? (acc > zero ? acc : zero) : acc;
         }
         Vec best = v[0];
-        VecI arg = lanes + ((2 * ph * g.out_w + 2 * pw) * filters + f0);
+        VecI arg = first;
         for (int k = 1; k < 4; ++k) {
           const VecI wins = v[k] > best;
           best = wins ? v[k] : best;
-          arg = wins ? lanes + (((2 * ph + k / 2) * g.out_w + 2 * pw + k % 2) * filters + f0) : arg;
+          arg = wins ? first + winner_offset[k] : arg;
         }
-        const long q = (static_cast<long>(ph) * pooled_w + pw) * filters + f0;
-        store(pooled + q, best);
-        store_index(argmax + q, arg);
+        store(pooled + q0 + pw * filters, best);
+        store_index(argmax + q0 + pw * filters, arg);
       }
+    }
   }
 }
 
 // The 2x2-pooled parameter gradients: each window's gradient (masked where the pooled value
-// is not above 0, when mask_by is given) goes to its winner's channels and is 0 elsewhere;
-// the pixels are visited row by row in pairs of columns, as param_grads_3x3 visits them, into
-// the same even / odd sums, so the floats are those of routing dy and calling it. Pixels in no
-// window (the last row or column of an odd size) have no gradient and are skipped.
+// is not above 0, with kMask) goes to its winner's channels and is 0 elsewhere; the pixels
+// are visited row by row in pairs of columns, as param_grads_3x3 visits them, into the same
+// even / odd sums, so the floats are those of routing dy and calling it. Pixels in no window
+// (the last row or column of an odd size) have no gradient and are skipped.
+template <bool kMask, int kStride>
 inline __attribute__((always_inline)) void param_grads_pool2_3x3(const float* frame, int frame_w,
                                                                  const ConvGeometry& g, const float* mask_by,
                                                                  const float* dpooled,
                                                                  const std::int32_t* argmax, int filters,
                                                                  float* dkernel, float* dbias) {
   const Vec zero = {};
-  const VecI lanes = lane_offsets();
-  const long row_step = static_cast<long>(g.stride) * frame_w;
+  const int stride = kStride > 0 ? kStride : g.stride;
+  const long row_step = static_cast<long>(stride) * frame_w;
   const int pooled_h = g.out_h / 2, pooled_w = g.out_w / 2;
   for (int f0 = 0; f0 < filters; f0 += kBlock) {
     GradSums sums;
     load_sums(dkernel, dbias, filters, f0, sums);
     for (int oh = 0; oh < 2 * pooled_h; ++oh) {
-      const float* row = frame + oh * row_step;
-      const long first_window = static_cast<long>(oh / 2) * pooled_w;
-      for (int pw = 0; pw < pooled_w; ++pw) {
-        const long q = (first_window + pw) * filters + f0;
+      const float* at = frame + oh * row_step;
+      VecI left = lane_offsets() + (oh * g.out_w * filters + f0);
+      const long q0 = static_cast<long>(oh / 2) * pooled_w * filters + f0;
+      for (int pw = 0; pw < pooled_w; ++pw, at += 2 * stride, left += 2 * filters) {
+        const long q = q0 + pw * filters;
         Vec grad = load(dpooled + q);
-        if (mask_by) grad = load(mask_by + q) > zero ? grad : zero;
+        if (kMask) grad = load(mask_by + q) > zero ? grad : zero;
         const VecI arg = load_index(argmax + q);
-        const VecI left = lanes + ((oh * g.out_w + 2 * pw) * filters + f0);
         const Vec grad_left = arg == left ? grad : zero;
         const Vec grad_right = arg == left + filters ? grad : zero;
         sums.bias_even += grad_left;
         sums.bias_odd += grad_right;
-        const float* at = row + 2 * pw * g.stride;
-        const float* next = at + g.stride;
+        const float* next = at + stride;
         for (int kh = 0; kh < 3; ++kh)
           for (int kw = 0; kw < 3; ++kw) {
             sums.even[kh * 3 + kw] += at[kh * frame_w + kw] * grad_left;
@@ -380,8 +394,16 @@ __attribute__((target_clones("avx512f", "fma", "default"))) void direct_conv_poo
   const int frame_h = frame_rows(g), frame_w = frame_cols(g);
   for (int i = 0; i < n; ++i) {
     fill_frame(x + i * image_size, g, frame_h, frame_w, frame);
-    forward_pool2_3x3(frame, frame_w, g, kernel, bias, filters, relu, pooled + i * pooled_size,
-                      argmax + i * pooled_size);
+    float* out = pooled + i * pooled_size;
+    std::int32_t* winners = argmax + i * pooled_size;
+    if (g.stride == 1 && relu)
+      forward_pool2_3x3<true, 1>(frame, frame_w, g, kernel, bias, filters, out, winners);
+    else if (g.stride == 1)
+      forward_pool2_3x3<false, 1>(frame, frame_w, g, kernel, bias, filters, out, winners);
+    else if (relu)
+      forward_pool2_3x3<true, 0>(frame, frame_w, g, kernel, bias, filters, out, winners);
+    else
+      forward_pool2_3x3<false, 0>(frame, frame_w, g, kernel, bias, filters, out, winners);
   }
 }
 
@@ -395,8 +417,17 @@ __attribute__((target_clones("avx512f", "fma", "default"))) void direct_conv_poo
   std::memset(dbias, 0, sizeof(float) * filters);
   for (int i = 0; i < n; ++i) {
     fill_frame(x + i * image_size, g, frame_h, frame_w, frame);
-    param_grads_pool2_3x3(frame, frame_w, g, mask_by ? mask_by + i * pooled_size : nullptr,
-                          dpooled + i * pooled_size, argmax + i * pooled_size, filters, dkernel, dbias);
+    const float* mask = mask_by ? mask_by + i * pooled_size : nullptr;
+    const float* grad = dpooled + i * pooled_size;
+    const std::int32_t* winners = argmax + i * pooled_size;
+    if (g.stride == 1 && mask)
+      param_grads_pool2_3x3<true, 1>(frame, frame_w, g, mask, grad, winners, filters, dkernel, dbias);
+    else if (g.stride == 1)
+      param_grads_pool2_3x3<false, 1>(frame, frame_w, g, mask, grad, winners, filters, dkernel, dbias);
+    else if (mask)
+      param_grads_pool2_3x3<true, 0>(frame, frame_w, g, mask, grad, winners, filters, dkernel, dbias);
+    else
+      param_grads_pool2_3x3<false, 0>(frame, frame_w, g, mask, grad, winners, filters, dkernel, dbias);
   }
 }
 
