@@ -345,7 +345,11 @@ void Conv2D::backward_pooled(const Tensor& x, const MaxPool2D& pool, const Tenso
       float* tile_dy = image_out_.data();
       for (int j = 0; j < images; ++j)
         route(first_image + j, tile_dy + static_cast<std::size_t>(j) * pixels * filters);
-      mask_and_sum_bias(nullptr, m, tile_dy, db);  // routed from the masked dpooled already
+      // db += the tile's dy summed over its pixels. The windows are disjoint, so each routed
+      // value is one masked dpooled value: summed there, over 1/4 of the rows for a 2x2 pool
+      // (the same values as the unfused layers sum, in another order).
+      mask_and_sum_bias(nullptr, static_cast<long>(images) * (pooled_size / filters),
+                        dpooled.data() + first_image * pooled_size, db);
       backward_tile(x, static_cast<long>(first_image) * pixels, m, tile_dy, dx);
     }
     return;

@@ -56,7 +56,8 @@ class Conv2D : public Layer {
   /// time, without this layer's output tensor; records pool's argmax as its forward would.
   void forward_pooled(const Tensor& x, MaxPool2D& pool, Tensor& pooled);
   /// backward of both layers from dpooled (clobbered) after forward_pooled: this layer's
-  /// parameter gradients and, unless null, dx; the same values as the two backward calls.
+  /// parameter gradients and, unless null, dx; the same values as the two backward calls (an
+  /// im2col layer sums its bias gradient over dpooled: the same terms in another order).
   void backward_pooled(const Tensor& x, const MaxPool2D& pool, const Tensor& pooled, Tensor& dpooled,
                        Tensor* dx);
 
