@@ -7,9 +7,10 @@
 // the kernel rotated 180 degrees: per tile of m input pixels, dx (m, C) = im2col(dy) (m,
 // kh*kw*F) . flipped (kh*kw*F, C), written in place; no scattered adds and no zeroing of dx.
 // Followed by a MaxPool2D, a layer with tiles of whole images runs together with it
-// (forward_pooled): the tile's output is pooled while in L2 and never written to the batch's
-// output, and backward routes each tile's dy from dpooled (cnn's second conv + pool, forward and
-// backward, 5.30 -> 5.21 ms in the layer profile; cnn's step 1.6% faster, results/README.md).
+// (forward_pooled): the tile's output is biased, activated and pooled while in L2 and never
+// written to the batch's output, and backward routes each tile's dy from dpooled (cnn's second
+// conv + pool, forward and backward, 5.30 -> 5.21 ms in the layer profile; cnn's step 1.6%
+// faster, results/README.md).
 // Only one tile's columns exist at a time (the whole matrix is 58 MB for a 28x28x64 layer at
 // batch 32), so im2col's output is read by the GEMM from cache, not from memory. With NHWC
 // activations the GEMM output is the layer output: no transposed copies, and the bias, ReLU
@@ -273,13 +274,15 @@ bool Conv2D::prepare_pool_fusion(const MaxPool2D& pool) {
 }
 
 // Direct 3x3 layers with a 2x2 pool compute each window's four pixels in registers and store
-// only the winner (cnn's first layer + pool in the layer profile: forward 0.27 -> 0.17 ms,
-// backward without dx 0.28 -> 0.21 ms). Other direct layers, per image: the convolution into
+// only the winner (cnn's first layer + pool in the benchmark's layer profile: forward 0.29 ->
+// 0.11 ms, backward without dx 0.29 -> 0.16 ms, 12fd1f2 -> fb5f78b, with the frame fill and
+// templated loops of direct_conv.cpp). Other direct layers, per image: the convolution into
 // image_out_ (out_h, out_w, F: 100 KB for cnn's first layer, so it stays in L2), then the pool
 // reads it from there. The layer's full output, (n, 28, 28, 32) = 3.2 MB at batch 32, is never
 // written, nor read back by the pool.
 // The im2col + GEMM layers do the same per tile of whole images (image_out_ holds the tile's
-// output, 200 KB for cnn's second layer): bias and activation on the tile, then the pool.
+// GEMM output, 200 KB for cnn's second layer), and the pool adds the bias and activates as it
+// reads the tile (MaxPool2D::forward_image_activated).
 void Conv2D::forward_pooled(const Tensor& x, MaxPool2D& pool, Tensor& pooled) {
   const Shape out = output_shape(x.shape()).with_batch(1);
   const std::size_t image_size = x.shape().per_sample(), pooled_size = pooled.shape().per_sample();
