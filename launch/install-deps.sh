@@ -20,6 +20,7 @@ readonly PACKAGES=(
   python3-venv
   clang
   libclang-rt-14-dev
+  qemu-user
 )
 
 usage() {
