@@ -71,14 +71,12 @@ void Sequential::setup(int max_batch) {
     fused_pool_[i] = conv && pool && conv->prepare_pool_fusion(*pool);
   }
   // A reshaping layer's output (Flatten's (n, h*w*c)) is its input's buffer: no copy either way.
-  needs_dx_.assign(layers_.size(), false);
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    needs_dx_[i] = computes_input_grad(i);
     if (fused_pool_[i]) continue;
     const Shape out = output_shapes_[i].with_batch(max_batch);
     if (layers_[i]->reshapes_only()) {
       activations_[i + 1].view_of(activations_[i], out);
-      if (needs_dx_[i])
+      if (computes_input_grad(i))
         activation_grads_[i + 1].view_of(activation_grads_[i], out);
       else  // no layer before takes a gradient: a buffer of its own, never passed on
         activation_grads_[i + 1].resize(out);
@@ -121,7 +119,7 @@ void Sequential::backward(const std::function<void(std::size_t)>& on_grads_ready
     const bool pooled = i > 0 && fused_pool_[i - 1];  // layer i is the pool of a fused pair
     const std::size_t first = pooled ? i - 1 : i;     // the pair's conv, or layer i alone
     Tensor* dx = nullptr;
-    if (needs_dx_[first]) {
+    if (computes_input_grad(first)) {
       activation_grads_[first].set_batch(n);
       dx = &activation_grads_[first];
     }

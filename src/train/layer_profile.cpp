@@ -28,10 +28,8 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
   activations[0].resize(model.input_shape().with_batch(batch));
   grads[0].resize(model.input_shape().with_batch(batch));
   // As in training: a reshaping layer's output is a view, and a layer takes no dx when only
-  // reshaping layers come before it.
-  std::vector<bool> needs_dx(count, false);
+  // reshaping layers come before it (Sequential::computes_input_grad).
   for (std::size_t i = 0; i < count; ++i) {
-    needs_dx[i] = model.computes_input_grad(i);
     const Shape out = model.output_shapes()[i].with_batch(batch);
     if (layers[i]->reshapes_only()) {
       activations[i + 1].view_of(activations[i], out);
@@ -70,10 +68,10 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
         backward[i].push_back(0.0);
         --i;
         model.backward_fused(i, activations[i], activations[i + 2], grads[i + 2],
-                             needs_dx[i] ? &grads[i] : nullptr);
+                             model.computes_input_grad(i) ? &grads[i] : nullptr);
       } else if (!layers[i]->reshapes_only()) {
         layers[i]->backward(activations[i], activations[i + 1], grads[i + 1],
-                            needs_dx[i] ? &grads[i] : nullptr);
+                            model.computes_input_grad(i) ? &grads[i] : nullptr);
       }
       backward[i].push_back(std::chrono::duration<double>(Clock::now() - start).count());
     }
@@ -93,7 +91,7 @@ void print_layer_profile(Sequential& model, int batch, int reps, std::ostream& l
     // Backward does the weight gradient, plus the input gradient where a layer before takes it.
     if (flops > 0.0)
       std::snprintf(rates, sizeof(rates), "| %.1f | %.1f |", flops / f * 1e-9,
-                    flops * (needs_dx[i] ? 2 : 1) / b * 1e-9);
+                    flops * (model.computes_input_grad(i) ? 2 : 1) / b * 1e-9);
     const std::string with = i > 0 && model.fused_with_next(i - 1) ? ", run with " + layers[i - 1]->name()
                              : layers[i]->reshapes_only()          ? ", a view: not run"
                                                                    : "";

@@ -82,7 +82,6 @@ class Sequential {
   int max_batch_ = 0;
   bool fuse_layers_ = true;
   std::vector<bool> fused_pool_;  // [i]: Conv2D i runs with MaxPool2D i + 1
-  std::vector<bool> needs_dx_;    // [i]: computes_input_grad(i)
 };
 
 }  // namespace fmnist
