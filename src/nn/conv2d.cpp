@@ -11,6 +11,9 @@
 // written to the batch's output, and backward routes each tile's dy from dpooled (cnn's second
 // conv + pool, forward and backward, 5.30 -> 5.21 ms in the layer profile; cnn's step 1.6%
 // faster, results/README.md).
+// Where OpenBLAS has unpacked small-matrix kernels (SkylakeX class, one thread), gemm() runs a
+// tile's forward and dW products as pieces of at most 100^3 m n k (53 rows of cnn's second
+// conv): the layer still makes one gemm() call per tile (math/gemm.h).
 // Only one tile's columns exist at a time (the whole matrix is 58 MB for a 28x28x64 layer at
 // batch 32), so im2col's output is read by the GEMM from cache, not from memory. With NHWC
 // activations the GEMM output is the layer output: no transposed copies, and the bias, ReLU
