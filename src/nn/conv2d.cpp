@@ -143,6 +143,16 @@ void Conv2D::setup(const Shape& in, int max_batch) {
     flipped_.assign(static_cast<std::size_t>(dx_g_.col_cols()) * in.c, 0.0f);
   }
   col_.assign(col_size, 0.0f);
+  // dcol from a copy of W^T where gemm() then runs it in small-kernel pieces (math/gemm.h):
+  // cnn's second conv over its batch, in 784-row tiles, 1.36 ms with W^T by cblas against 1.07
+  // ms in 53-row pieces. Not where the product stays whole: cnn-deep's 128 -> 256 'valid'
+  // layer, whose copy is 1.2 MB, ran its backward in 7.0-7.2 ms that way against 6.3-6.5.
+  dcol_from_transposed_kernel_ =
+      !dx_by_convolution_ && gemm_pieces(Transpose::kNo, Transpose::kNo, tile_rows_, g_.col_cols(),
+                                         options_.filters, gemm_piece_limit())
+                                     .along != GemmPieces::kWhole;
+  kernel_t_.assign(
+      dcol_from_transposed_kernel_ ? static_cast<std::size_t>(g_.col_cols()) * options_.filters : 0, 0.0f);
   image_out_.clear();  // allocated by prepare_pool_fusion
 }
 
@@ -213,7 +223,10 @@ void Conv2D::backward(const Tensor& x, const Tensor& y, Tensor& dy, Tensor* dx) 
   std::fill(db, db + filters, 0.0f);
   // Tiles of output pixels share input pixels at their edges: dx is zeroed once and every
   // tile's col2im adds into it (the flipped-kernel layers compute dx after the loop instead).
-  if (dx && !dx_by_convolution_) std::memset(dx->data(), 0, sizeof(float) * x.shape().numel());
+  if (dx && !dx_by_convolution_) {
+    std::memset(dx->data(), 0, sizeof(float) * x.shape().numel());
+    if (dcol_from_transposed_kernel_) transpose_kernel();
+  }
   for (long first = 0; first < rows; first += tile_rows_) {
     const int m = static_cast<int>(std::min<long>(tile_rows_, rows - first));
     // dy tile (m, F) masked in place by the ReLU; db += its column sums.
@@ -235,8 +248,22 @@ void Conv2D::backward_tile(const Tensor& x, long first, int m, const float* tile
   // each kernel row of a pixel is one contiguous run of kernel_w * C floats in both. (The
   // transposed orientation, dcol^T = W . dy^T, ran its GEMM as fast but its col2im strided
   // through dx: cnn-2x64's 64 -> 64 'valid' backward 5.7-5.8 ms against 4.6-4.7 this way.)
-  gemm(Transpose::kNo, Transpose::kYes, m, k_cols, filters, 1.0f, tile_dy, kernel_.value, 0.0f, col_.data());
+  // W^T is read from kernel_t_ (F, K) where gemm() cuts that product into pieces (see setup).
+  if (dcol_from_transposed_kernel_)
+    gemm(Transpose::kNo, Transpose::kNo, m, k_cols, filters, 1.0f, tile_dy, kernel_t_.data(), 0.0f,
+         col_.data());
+  else
+    gemm(Transpose::kNo, Transpose::kYes, m, k_cols, filters, 1.0f, tile_dy, kernel_.value, 0.0f,
+         col_.data());
   col2im_batch_rows(col_.data(), g_, first, m, dx->data());
+}
+
+void Conv2D::transpose_kernel() {
+  const int filters = options_.filters, k_cols = g_.col_cols();
+  for (int r = 0; r < k_cols; ++r)
+    for (int f = 0; f < filters; ++f)
+      kernel_t_[static_cast<std::size_t>(f) * k_cols + r] =
+          kernel_.value[static_cast<std::size_t>(r) * filters + f];
 }
 
 void Conv2D::input_grad_by_convolution(const Tensor& dy, Tensor& dx) {
@@ -345,7 +372,10 @@ void Conv2D::backward_pooled(const Tensor& x, const MaxPool2D& pool, const Tenso
     const int pixels = g_.out_pixels(), tile_images = tile_rows_ / pixels;
     float* db = bias_.grad;
     std::fill(db, db + filters, 0.0f);
-    if (dx) std::memset(dx->data(), 0, sizeof(float) * x.shape().numel());
+    if (dx) {
+      std::memset(dx->data(), 0, sizeof(float) * x.shape().numel());
+      if (dcol_from_transposed_kernel_) transpose_kernel();
+    }
     for (int first_image = 0; first_image < n; first_image += tile_images) {
       const int images = std::min(tile_images, n - first_image), m = images * pixels;
       float* tile_dy = image_out_.data();

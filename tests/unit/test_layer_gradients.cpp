@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "fmnist/core/tensor.h"
+#include "fmnist/math/gemm.h"
 #include "fmnist/nn/batch_norm.h"
 #include "fmnist/nn/conv2d.h"
 #include "fmnist/nn/dense.h"
@@ -218,6 +219,75 @@ TEST(LayerGradients, Dense) {
                   act == Activation::kRelu ? kFusedRelu : kLinear);
     }
   }
+}
+
+// A linear conv with zero bias is linear in x and in W, so backward's dx and dW are adjoints:
+// for any dy, <dx, v> = <dy, conv(v; W)> and <dW, V> = <dy, conv(x; V)>. Checked at the
+// presets' sizes, where a SkylakeX-class kernel on one thread runs the forward, dW and dcol
+// products in pieces (dcol from the layer's copy of W^T in the first case), which the small
+// shapes of the central-difference checks never reach (one BLAS thread, as the benchmark runs).
+TEST(LayerGradients, Conv2DAdjointsAtPresetSizes) {
+  const int threads = blas_threads();
+  set_blas_threads(1);
+  std::mt19937 gen(77);
+  struct Case {
+    int c, h, w, filters;
+    Padding padding;
+  };
+  // cnn's second conv, cnn-2x64's second, cnn-deep's last.
+  const Case cases[] = {
+      {32, 14, 14, 64, Padding::kSame}, {64, 13, 13, 64, Padding::kValid}, {128, 7, 7, 256, Padding::kValid}};
+  for (const Case& t : cases) {
+    Conv2DOptions options;
+    options.filters = t.filters;
+    options.padding = t.padding;
+    options.activation = Activation::kLinear;
+    Conv2D conv(options);
+    const Shape in{3, t.c, t.h, t.w};
+    const Shape out = conv.output_shape(in);
+    SCOPED_TRACE(conv.spec() + " on " + in.str());
+    const std::size_t kernel_size = static_cast<std::size_t>(9) * t.c * t.filters;
+    std::vector<float> values = uniform_values(kernel_size, gen), grads(kernel_size + t.filters, kNaN);
+    values.resize(kernel_size + t.filters, 0.0f);  // zero bias: the layer is linear
+    conv.bind_params({ParamBinding{values.data(), grads.data(), kernel_size},
+                      ParamBinding{values.data() + kernel_size, grads.data() + kernel_size,
+                                   static_cast<std::size_t>(t.filters)}});
+    conv.setup(in, in.n);
+    Tensor x(in), y(out), dy(out), dx(in);
+    const std::vector<float> xs = uniform_values(in.numel(), gen), r = uniform_values(out.numel(), gen);
+    std::copy(xs.begin(), xs.end(), x.data());
+    conv.forward(x, y, ForwardContext{});
+    std::copy(r.begin(), r.end(), dy.data());
+    conv.backward(x, y, dy, &dx);
+    const std::vector<float> dw(grads.begin(), grads.begin() + kernel_size);
+    // <dy, conv(input)> with the kernel in `values`, and the sum of its terms' magnitudes.
+    auto dy_dot_conv = [&](const Tensor& input, double* magnitude) {
+      conv.forward(input, y, ForwardContext{});
+      double dot = 0.0;
+      *magnitude = 0.0;
+      for (std::size_t i = 0; i < out.numel(); ++i) {
+        dot += static_cast<double>(r[i]) * y[i];
+        *magnitude += std::abs(static_cast<double>(r[i]) * y[i]);
+      }
+      return dot;
+    };
+    // dx: a random direction v in input space.
+    Tensor v(in);
+    const std::vector<float> vs = uniform_values(in.numel(), gen);
+    std::copy(vs.begin(), vs.end(), v.data());
+    double magnitude = 0.0, dx_dot_v = 0.0;
+    const double expected_dx = dy_dot_conv(v, &magnitude);
+    for (std::size_t i = 0; i < in.numel(); ++i) dx_dot_v += static_cast<double>(dx[i]) * vs[i];
+    EXPECT_NEAR(dx_dot_v, expected_dx, 1e-5 * magnitude);
+    // dW: a random direction V in kernel space, run as the layer's kernel.
+    const std::vector<float> big_v = uniform_values(kernel_size, gen);
+    std::copy(big_v.begin(), big_v.end(), values.begin());
+    const double expected_dw = dy_dot_conv(x, &magnitude);
+    double dw_dot_v = 0.0;
+    for (std::size_t i = 0; i < kernel_size; ++i) dw_dot_v += static_cast<double>(dw[i]) * big_v[i];
+    EXPECT_NEAR(dw_dot_v, expected_dw, 1e-5 * magnitude);
+  }
+  set_blas_threads(threads);
 }
 
 TEST(LayerGradients, Conv2D) {

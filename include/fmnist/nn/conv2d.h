@@ -70,6 +70,8 @@ class Conv2D : public Layer {
   /// One tile of output pixels [first, first + m) from its masked dy (m, F): dW (+)= its share
   /// (overwritten at first == 0) and, unless dx is null, its dcol added into dx.
   void backward_tile(const Tensor& x, long first, int m, const float* tile_dy, Tensor* dx);
+  /// kernel_t_ = W^T, for the dcol products of a backward pass.
+  void transpose_kernel();
   /// dx = the convolution of the (masked) dy with the flipped kernel, for 'same' stride 1.
   void input_grad_by_convolution(const Tensor& dy, Tensor& dx);
 
@@ -86,6 +88,8 @@ class Conv2D : public Layer {
   ConvGeometry dx_g_;
   int dx_tile_rows_ = 0;
   AlignedVector<float> flipped_;    // (kh, kw, F, C): the kernel rotated 180 degrees, F and C swapped
+  bool dcol_from_transposed_kernel_ = false;  // dcol = dy . kernel_t_, fixed at setup
+  AlignedVector<float> kernel_t_;             // (F, K): W^T, refreshed each backward pass, where used
   AlignedVector<float> col_;        // (tile_rows_, K): im2col of one tile, then its dcol;
                                     // direct: one zero-padded input image
   AlignedVector<float> image_out_;  // fused with a pool: (out_h, out_w, F), one image's output or its
