@@ -4,10 +4,11 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstring>
-#include <string>
+#include <optional>
+
+#include "fmnist/math/blas_kernel.h"
 
 namespace fmnist {
 namespace {
@@ -22,10 +23,11 @@ constexpr int kMinPieceSlice = 16;
 // OpenBLAS' small-matrix permit for these kernels (kernel/x86_64/sgemm_small_kernel_permit_skylakex.c).
 constexpr long kSmallKernelMnk = 100L * 100 * 100;
 
+// The AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids) are the ones built on SkylakeX's,
+// small-matrix kernels included.
 bool has_small_kernels(const char* core) {
-  std::string name = core ? core : "";
-  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return name == "skylakex" || name == "cooperlake" || name == "sapphirerapids";
+  const std::optional<int> level = blas_kernel_level(core ? core : "");
+  return level && *level >= 4;
 }
 
 // op(A) (m, k) times op(B) (k, n) into C (m, n), row-major, A and B read with the given row
