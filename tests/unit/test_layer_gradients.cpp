@@ -223,9 +223,10 @@ TEST(LayerGradients, Dense) {
 
 // A linear conv with zero bias is linear in x and in W, so backward's dx and dW are adjoints:
 // for any dy, <dx, v> = <dy, conv(v; W)> and <dW, V> = <dy, conv(x; V)>. Checked at the
-// presets' sizes, where a SkylakeX-class kernel on one thread runs the forward, dW and dcol
-// products in pieces (dcol from the layer's copy of W^T in the first case), which the small
-// shapes of the central-difference checks never reach (one BLAS thread, as the benchmark runs).
+// presets' sizes, where a SkylakeX-class kernel on one thread runs the forward and dW products
+// in pieces, and dcol too, from the layer's copy of W^T, wherever its product is cut (cnn's
+// second conv): sizes the central-difference checks never reach (one BLAS thread, as the
+// benchmark runs).
 TEST(LayerGradients, Conv2DAdjointsAtPresetSizes) {
   const int threads = blas_threads();
   set_blas_threads(1);
